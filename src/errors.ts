@@ -1,0 +1,49 @@
+/**
+ * Every error class of ipoib-lab lives here, so a caller can narrow with `instanceof`
+ * and a reader finds the whole taxonomy in one place.
+ */
+
+/** A wire structure could not be encoded or decoded: names the field, the offset and the value. */
+export class WireError extends Error {
+  override readonly name = 'WireError';
+  constructor(
+    /** Dotted path of the field, e.g. `arp.hlen` or `lrh.pktlen`. */
+    readonly field: string,
+    /** Byte offset in the buffer where the problem was found (or -1 when not about a buffer). */
+    readonly offset: number,
+    message: string,
+    /** The offending value, when there is one. */
+    readonly value?: unknown,
+  ) {
+    super(`${field}${offset >= 0 ? ` @${offset}` : ''}: ${message}`);
+  }
+}
+
+/** The native addon could not be loaded or a native call failed. */
+export class NativeError extends Error {
+  override readonly name = 'NativeError';
+  constructor(
+    message: string,
+    readonly op?: string,
+    readonly errno?: number,
+    readonly code?: string,
+  ) {
+    super(message);
+  }
+}
+
+/** A command-line usage error: printed without a stack, exit code 2. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+/** An expected stop of a CLI command with a given exit code and message. */
+export class ExitError extends Error {
+  override readonly name = 'ExitError';
+  constructor(
+    readonly exitCode: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}

@@ -1,0 +1,29 @@
+/**
+ * The only tags a test title may carry (`@name`). `npm test -- --grep NAME` selects by them;
+ * test/meta/titles.test.ts fails when a title uses a tag missing here, or mentions a tag's
+ * word without carrying the tag (so a grep never picks up an untagged test).
+ */
+export const TAGS = {
+  encap: 'IPoIB encapsulation header (RFC 4391 §6)',
+  hwaddr: '20-octet IPoIB link-layer address',
+  arp: 'ARP over IPoIB (hardware type 32)',
+  nd: 'IPv6 Neighbor Discovery and its IPoIB link-layer option',
+  multicast: 'multicast groups, MGID mapping, joins',
+  mgid: 'MGID construction and recognition',
+  ipv6: 'IPv6 specifics (link-local, interface identifiers)',
+  pkey: 'partitions and P_Keys',
+  qkey: 'Q_Keys',
+  ib: 'InfiniBand transport headers (LRH, GRH, BTH, DETH, AETH)',
+  crc: 'ICRC and VCRC',
+  mad: 'management datagrams',
+  sa: 'subnet administration (MCMemberRecord, PathRecord)',
+  cm: 'connection management and IPoIB-CM private data',
+  pcap: 'capture files',
+  tshark: 'cross-checks against Wireshark dissectors',
+  native: 'the C++ addon',
+  cli: 'command-line entry points',
+  meta: "checks of the project's own conventions",
+} as const;
+
+export type Tag = keyof typeof TAGS;
+export const TAG_NAMES = Object.keys(TAGS) as Tag[];

@@ -1,0 +1,67 @@
+/**
+ * `ipoib-lab`: the command registry. Each command lives in commands/<name>.ts, is imported
+ * lazily, takes typed options and returns an exit code; printing goes through Io.
+ */
+import { Command } from 'commander';
+import { UsageError } from '../errors.js';
+import { type Io, processIo, runCommand } from './run-command.js';
+import { notImplemented } from './not-implemented.js';
+import { PRODUCT_VERSION } from '../version.js';
+
+export function buildProgram(io: Io): Command {
+  const program = new Command('ipoib-lab')
+    .description('IP over InfiniBand conformance suite and lab framework')
+    .version(PRODUCT_VERSION)
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) })
+    .showHelpAfterError();
+
+  program
+    .command('info')
+    .description('show this installation: version, native addon, verbs support, RDMA devices, tools')
+    .option('--json', 'print JSON instead of a table')
+    .action(async (o: { json?: boolean }) => {
+      const { info } = await import('./commands/info.js');
+      program.setOptionValue('exit', await info({ json: o.json === true }, io));
+    });
+
+  program
+    .command('report')
+    .description('turn reports/allure-results into the HTML report reports/allure-report (needs Java)')
+    .option('--results <dir>', 'allure results directory', 'reports/allure-results')
+    .option('--out <dir>', 'where to write the HTML report', 'reports/allure-report')
+    .action(async (o: { results: string; out: string }) => {
+      const { report } = await import('./commands/report.js');
+      program.setOptionValue('exit', await report({ resultsDir: o.results, outDir: o.out }, io));
+    });
+
+  const later: Array<[string, string, string]> = [
+    ['fabric', 'start, inspect and stop the simulated InfiniBand fabric', 'the simulated fabric issue'],
+    ['doctor', 'check every node of a lab and say how to fix what is missing', 'the lab framework issue'],
+    ['run', 'run conformance suites against a lab', 'the conformance suites issue'],
+    ['certify', 'run a full certification and write the conformance matrix', 'the conformance suites issue'],
+    ['cleanup', 'undo what an interrupted run left on the lab nodes', 'the lab framework issue'],
+  ];
+  for (const [name, description, landsWith] of later) {
+    program
+      .command(name)
+      .description(`${description} (not implemented yet)`)
+      .allowUnknownOption()
+      .allowExcessArguments()
+      .action(() => notImplemented(`'ipoib-lab ${name}'`, `arrives with ${landsWith}`));
+  }
+  return program;
+}
+
+export async function main(argv: readonly string[], io: Io = processIo): Promise<number> {
+  return runCommand('ipoib-lab', async () => {
+    const program = buildProgram(io);
+    if (argv.length === 0) {
+      program.outputHelp();
+      throw new UsageError('a command is required');
+    }
+    await program.parseAsync([...argv], { from: 'user' });
+    const exit: unknown = program.getOptionValue('exit');
+    return typeof exit === 'number' ? exit : 0;
+  }, io);
+}

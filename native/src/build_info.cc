@@ -18,8 +18,11 @@ Napi::Value BuildInfo(const Napi::CallbackInfo& info) {
   // The N-API version this binary was compiled against (not the one the running Node offers).
   out.Set("napiVersion", Napi::Number::New(env, NAPI_VERSION));
   out.Set("verbs", Napi::Boolean::New(env, HasVerbs()));
-  // zlibVersion() is the library actually loaded, which may be newer than the header we built with.
+  // zlibVersion() names the zlib our calls actually bind to. Under a Node binary that exports
+  // its bundled zlib (the official builds do), that copy wins over the system libz we link,
+  // so it can differ from the header version we compiled against.
   out.Set("zlibVersion", zlibVersion());
+  out.Set("zlibHeaderVersion", ZLIB_VERSION);
   out.Set("buildType", IPOIB_BUILD_TYPE);
   return out;
 }

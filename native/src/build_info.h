@@ -12,7 +12,7 @@ constexpr int kNativeAbi = 1;
 // True when the libibverbs parts were compiled in (IPOIB_WITH_VERBS resolved to ON).
 bool HasVerbs();
 
-// buildInfo() -> { version, compiler, napiVersion, verbs, zlibVersion, buildType }
+// buildInfo() -> { version, compiler, napiVersion, verbs, zlibVersion, zlibHeaderVersion, buildType }
 Napi::Value BuildInfo(const Napi::CallbackInfo& info);
 
 }  // namespace ipoib

@@ -42,10 +42,8 @@ const char* ErrnoName(int err) {
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 32))
   // glibc >= 2.32 knows every name; g++ defines _GNU_SOURCE, which declares it.
   if (const char* name = strerrorname_np(err)) return name;
-  return "UNKNOWN";
-#else
-  return ErrnoNameFromTable(err);
 #endif
+  return ErrnoNameFromTable(err);
 }
 
 Napi::Error ErrnoError(Napi::Env env, const char* op, int err) {

@@ -11,6 +11,8 @@ export const TAGS = {
   multicast: 'multicast groups, MGID mapping, joins',
   mgid: 'MGID construction and recognition',
   ipv6: 'IPv6 specifics (link-local, interface identifiers)',
+  ip: 'IPv4 and IPv6 headers carried over IPoIB',
+  icmp: 'ICMP and ICMPv6 (echo, fragmentation needed, packet too big)',
   pkey: 'partitions and P_Keys',
   qkey: 'Q_Keys',
   ib: 'InfiniBand transport headers (LRH, GRH, BTH, DETH, AETH)',

@@ -57,7 +57,12 @@ export const ipoibHwAddr: Codec<IpoibHwAddr> = ipoibHwAddrCodec('hwaddr');
 export function parseHwAddr(text: string): IpoibHwAddr {
   const groups = typeof text === 'string' ? text.trim().split(':') : [];
   if (groups.length !== IPOIB_HWADDR_LEN) {
-    throw new WireError('hwaddr.text', -1, `want ${IPOIB_HWADDR_LEN} colon-separated octets, got ${groups.length}`, text);
+    throw new WireError(
+      'hwaddr.text',
+      -1,
+      `want ${IPOIB_HWADDR_LEN} colon-separated octets, got ${groups.length}`,
+      text,
+    );
   }
   const bad = groups.findIndex((g) => !/^[0-9a-fA-F]{2}$/.test(g));
   if (bad >= 0) {

@@ -8,12 +8,7 @@
 import { isIPv6 } from 'node:net';
 import { WireError } from '../errors.js';
 import { checkUint } from './codec.js';
-import {
-  IPOIB_SIGNATURE_IPV4,
-  IPOIB_SIGNATURE_IPV6,
-  MGID_FLAGS_TRANSIENT,
-  MGID_SCOPE_LINK,
-} from './constants.js';
+import { IPOIB_SIGNATURE_IPV4, IPOIB_SIGNATURE_IPV6, MGID_FLAGS_TRANSIENT, MGID_SCOPE_LINK } from './constants.js';
 
 export const GID_LEN = 16;
 
@@ -82,7 +77,7 @@ export function formatGid(b: Buffer, field = 'gid'): string {
   const words = Array.from({ length: 8 }, (_, i) => b.readUInt16BE(i * 2));
   let bestStart = -1;
   let bestLen = 1; // a single zero word is never compressed
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     if (words[i] !== 0) {
       i++;
       continue;

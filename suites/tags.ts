@@ -17,6 +17,8 @@ export const TAGS = {
   qkey: 'Q_Keys',
   ib: 'InfiniBand transport headers (LRH, GRH, BTH, DETH, AETH)',
   crc: 'ICRC and VCRC',
+  fabric: 'the simulated fabric: ports, routing, checks, counters, faults',
+  rc: 'reliable connected transport (segmentation, PSN, ACK/NAK, retransmission)',
   mad: 'management datagrams',
   sa: 'subnet administration (MCMemberRecord, PathRecord)',
   cm: 'connection management and IPoIB-CM private data',

@@ -22,12 +22,11 @@ import {
   QPN_SMI,
 } from './constants.js';
 import { type IpoibHwAddr, ipoibHwAddrCodec } from './ipoib-hwaddr.js';
-import { formatIpv4, parseIpv4 } from './mgid.js';
+import { formatIpv4, IPV4_ADDR_LEN, parseIpv4 } from './ip-text.js';
 
-const IPV4_LEN = 4;
 const ARP_FIXED_LEN = 8;
 /** 8 + 2 * (20 + 4). */
-export const ARP_IPOIB_LEN = ARP_FIXED_LEN + 2 * (IPOIB_HWADDR_LEN + IPV4_LEN);
+export const ARP_IPOIB_LEN = ARP_FIXED_LEN + 2 * (IPOIB_HWADDR_LEN + IPV4_ADDR_LEN);
 
 /** Inverse ARP (RFC 2390) op codes, which a peer may send; not in constants.ts. */
 const ARP_OP_INREQUEST = 8; // TODO(constants)
@@ -65,7 +64,7 @@ export function arpOpName(op: number): string {
 
 /** Fills the four fixed header fields with the IPoIB/IPv4 values. */
 export function arpOverIpoib(p: Pick<ArpPacket, 'op' | 'sha' | 'spa' | 'tha' | 'tpa'>): ArpPacket {
-  return { htype: ARPHRD_INFINIBAND, ptype: ETH_P_IP, hlen: IPOIB_HWADDR_LEN, plen: IPV4_LEN, ...p };
+  return { htype: ARPHRD_INFINIBAND, ptype: ETH_P_IP, hlen: IPOIB_HWADDR_LEN, plen: IPV4_ADDR_LEN, ...p };
 }
 
 const sha = ipoibHwAddrCodec('arp.sha');
@@ -79,8 +78,8 @@ export const arp: Codec<ArpPacket> = {
     if (p.hlen !== IPOIB_HWADDR_LEN) {
       throw new WireError('arp.hlen', offset + 4, `hlen ${String(p.hlen)}, want ${IPOIB_HWADDR_LEN}`, p.hlen);
     }
-    if (p.plen !== IPV4_LEN) {
-      throw new WireError('arp.plen', offset + 5, `plen ${String(p.plen)}, want ${IPV4_LEN}`, p.plen);
+    if (p.plen !== IPV4_ADDR_LEN) {
+      throw new WireError('arp.plen', offset + 5, `plen ${String(p.plen)}, want ${IPV4_ADDR_LEN}`, p.plen);
     }
     checkUint('arp.op', offset + 6, p.op, 16);
     const spa = parseIpv4(p.spa, 'arp.spa');
@@ -105,18 +104,18 @@ export const arp: Codec<ArpPacket> = {
     if (hlen !== IPOIB_HWADDR_LEN) {
       throw new WireError('arp.hlen', offset + 4, `hlen ${hlen}, want ${IPOIB_HWADDR_LEN}`, hlen);
     }
-    if (plen !== IPV4_LEN) {
-      throw new WireError('arp.plen', offset + 5, `plen ${plen}, want ${IPV4_LEN}`, plen);
+    if (plen !== IPV4_ADDR_LEN) {
+      throw new WireError('arp.plen', offset + 5, `plen ${plen}, want ${IPV4_ADDR_LEN}`, plen);
     }
     need(buf, offset, ARP_IPOIB_LEN, 'arp');
     let o = offset + ARP_FIXED_LEN;
     const s = sha.decode(buf, o).value;
     o += IPOIB_HWADDR_LEN;
-    const spa = formatIpv4(buf.subarray(o, o + IPV4_LEN));
-    o += IPV4_LEN;
+    const spa = formatIpv4(buf.subarray(o, o + IPV4_ADDR_LEN));
+    o += IPV4_ADDR_LEN;
     const t = tha.decode(buf, o).value;
     o += IPOIB_HWADDR_LEN;
-    const tpa = formatIpv4(buf.subarray(o, o + IPV4_LEN));
+    const tpa = formatIpv4(buf.subarray(o, o + IPV4_ADDR_LEN));
     return {
       value: {
         htype: buf.readUInt16BE(offset),
@@ -146,7 +145,7 @@ export function arpProblems(p: ArpPacket): string[] {
   if (p.htype !== ARPHRD_INFINIBAND) problems.push(`htype ${p.htype}, want ${ARPHRD_INFINIBAND}`);
   if (p.ptype !== ETH_P_IP) problems.push(`ptype ${hex(p.ptype, 4)}, want ${hex(ETH_P_IP, 4)}`);
   if (p.hlen !== IPOIB_HWADDR_LEN) problems.push(`hlen ${p.hlen}, want ${IPOIB_HWADDR_LEN}`);
-  if (p.plen !== IPV4_LEN) problems.push(`plen ${p.plen}, want ${IPV4_LEN}`);
+  if (p.plen !== IPV4_ADDR_LEN) problems.push(`plen ${p.plen}, want ${IPV4_ADDR_LEN}`);
   if (p.op !== ARP_OP_REQUEST && p.op !== ARP_OP_REPLY) {
     problems.push(`op ${p.op} (${arpOpName(p.op)}), want ${ARP_OP_REQUEST} (request) or ${ARP_OP_REPLY} (reply)`);
   }

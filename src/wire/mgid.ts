@@ -1,98 +1,27 @@
 /**
- * IPoIB multicast GIDs (RFC 4391 §4) and the text forms of GIDs and IPv4 addresses.
+ * IPoIB multicast GIDs (RFC 4391 §4) and the text form of GIDs (IPv4 text lives in ip-text.ts).
  *
  * MGID layout, 16 octets: 0xff | flags<<4 | scope | signature(2) | P_Key(2) | group ID(10).
  * IPv4 groups keep their low 28 bits in the group ID, IPv6 groups their octets 6..15; so the
  * mapping is many-to-one (the MGID carries the link's scope, not the group's).
  */
-import { isIPv6 } from 'node:net';
 import { WireError } from '../errors.js';
 import { checkUint } from './codec.js';
 import { IPOIB_SIGNATURE_IPV4, IPOIB_SIGNATURE_IPV6, MGID_FLAGS_TRANSIENT, MGID_SCOPE_LINK } from './constants.js';
+import { formatIpv6, parseIpv4, parseIpv6 } from './ip-text.js';
 
 export const GID_LEN = 16;
 
-// ---- text forms ---------------------------------------------------------------------------
+// ---- text form ----------------------------------------------------------------------------
 
-/**
- * Dotted-quad IPv4 text to 4 octets. Octets with leading zeros are refused: some parsers read
- * them as octal, so they are ambiguous.
- */
-export function parseIpv4(text: string, field = 'ipv4.text'): Buffer {
-  const parts = text.split('.');
-  const ok = parts.length === 4 && parts.every((p) => /^(0|[1-9][0-9]{0,2})$/.test(p) && Number(p) <= 255);
-  if (!ok) throw new WireError(field, -1, `"${text}" is not a dotted-quad IPv4 address`, text);
-  return Buffer.from(parts.map(Number));
-}
-
-/** 4 octets to dotted-quad text. */
-export function formatIpv4(b: Buffer, field = 'ipv4'): string {
-  if (!Buffer.isBuffer(b) || b.length !== 4) {
-    throw new WireError(field, -1, 'want a 4-octet Buffer', b);
-  }
-  return `${b[0]}.${b[1]}.${b[2]}.${b[3]}`;
-}
-
-/**
- * IPv6-form text (`ff12:401b:ffff::1`, `::`, or with a dotted IPv4 tail) to 16 octets.
- * Zone suffixes (`%ib0`) are refused: a GID has no zone.
- */
+/** GID text (the IPv6 form, e.g. `ff12:401b:ffff::1`) to 16 octets; errors name `field`. */
 export function parseGid(text: string, field = 'gid.text'): Buffer {
-  if (typeof text !== 'string' || text.includes('%') || !isIPv6(text)) {
-    throw new WireError(field, -1, `"${String(text)}" is not an IPv6-form GID`, text);
-  }
-  // isIPv6 has vouched for the syntax; what is left is expanding `::` and an IPv4 tail.
-  const toWords = (part: string): number[] => {
-    if (part === '') return [];
-    const words: number[] = [];
-    for (const piece of part.split(':')) {
-      if (piece.includes('.')) {
-        const v4 = parseIpv4(piece, field);
-        words.push(v4.readUInt16BE(0), v4.readUInt16BE(2));
-      } else {
-        words.push(parseInt(piece, 16));
-      }
-    }
-    return words;
-  };
-  const [head = '', tail] = text.split('::');
-  const headWords = toWords(head);
-  const tailWords = tail === undefined ? [] : toWords(tail);
-  const zeros = 8 - headWords.length - tailWords.length;
-  const words = [...headWords, ...new Array<number>(tail === undefined ? 0 : zeros).fill(0), ...tailWords];
-  const out = Buffer.alloc(GID_LEN);
-  words.forEach((w, i) => out.writeUInt16BE(w, i * 2));
-  return out;
+  return parseIpv6(text, field);
 }
 
-/**
- * 16 octets to canonical IPv6 text (RFC 5952 style): lower case, no leading zeros, the longest
- * run of two or more zero words (the first on a tie) shown as `::`. Never uses a dotted tail,
- * because a GID is not an IPv4-mapped address.
- */
+/** 16 octets to GID text, written exactly as an IPv6 address would be (see `formatIpv6`). */
 export function formatGid(b: Buffer, field = 'gid'): string {
-  if (!Buffer.isBuffer(b) || b.length !== GID_LEN) {
-    throw new WireError(field, -1, `want a ${GID_LEN}-octet Buffer`, b);
-  }
-  const words = Array.from({ length: 8 }, (_, i) => b.readUInt16BE(i * 2));
-  let bestStart = -1;
-  let bestLen = 1; // a single zero word is never compressed
-  for (let i = 0; i < 8;) {
-    if (words[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && words[j] === 0) j++;
-    if (j - i > bestLen) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hexOf = (ws: number[]): string => ws.map((w) => w.toString(16)).join(':');
-  if (bestStart < 0) return hexOf(words);
-  return `${hexOf(words.slice(0, bestStart))}::${hexOf(words.slice(bestStart + bestLen))}`;
+  return formatIpv6(b, field);
 }
 
 // ---- MGID construction ----------------------------------------------------------------------

@@ -4,8 +4,8 @@
  * type (1 source / 2 target) | length 3 (x 8 octets) | 2 pad octets | 20-octet address.
  *
  * The codecs work on the ICMPv6 message alone. Its checksum covers an IPv6 pseudo-header the
- * message does not contain, so it is kept exactly as decoded; `icmpv6Checksum()` computes it
- * and `withIcmpv6Checksum()` fills it in.
+ * message does not contain, so it is kept exactly as decoded; `icmpv6Checksum()` (from
+ * icmp.ts, re-exported here) computes it and `withIcmpv6Checksum()` fills it in.
  *
  * A type 1/2 option whose length is not 3 decodes as a *raw* option rather than an error:
  * probes (and misbehaving peers) send Ethernet-sized or otherwise odd lladdr options, and the
@@ -21,11 +21,11 @@ import {
   ICMPV6_RA,
   ICMPV6_RS,
   IPOIB_FLAGS_RESERVED_MASK,
-  IPPROTO_ICMPV6,
   ND_OPT_IPOIB_LEN_UNITS,
   ND_OPT_SOURCE_LLADDR,
   ND_OPT_TARGET_LLADDR,
 } from './constants.js';
+import { icmpv6Checksum } from './icmp.js';
 import { type IpoibHwAddr, ipoibHwAddrCodec } from './ipoib-hwaddr.js';
 import { GID_LEN } from './mgid.js';
 
@@ -320,33 +320,10 @@ export const ndMessage: Codec<NdMessage> = {
 // ---- checksum -----------------------------------------------------------------------------
 
 /**
- * The ICMPv6 checksum for `icmp` (a whole ICMPv6 message) sent from `src` to `dst`: the
- * one's-complement sum over the IPv6 pseudo-header (src, dst, 32-bit length, 3 zero octets,
- * next header 58) and the message, with the message's own checksum octets (2..3) counted as
- * zero. So it returns what belongs in the field, and a received message is intact when the
- * result equals its checksum.
+ * The ICMPv6 checksum (pseudo-header included), which lives in icmp.ts with the other ICMPv6
+ * messages; re-exported because ND callers reach for it here.
  */
-export function icmpv6Checksum(src: Buffer, dst: Buffer, icmp: Buffer): number {
-  checkBytes('icmpv6.src', -1, src, GID_LEN);
-  checkBytes('icmpv6.dst', -1, dst, GID_LEN);
-  need(icmp, 0, ICMP_HEADER_LEN, 'icmpv6');
-  const pseudo = Buffer.alloc(2 * GID_LEN + 8);
-  src.copy(pseudo, 0);
-  dst.copy(pseudo, GID_LEN);
-  pseudo.writeUInt32BE(icmp.length, 2 * GID_LEN);
-  pseudo.writeUInt8(IPPROTO_ICMPV6, 2 * GID_LEN + 7);
-  let sum = 0;
-  const add = (b: Buffer, skipChecksum: boolean): void => {
-    for (let i = 0; i < b.length; i += 2) {
-      if (skipChecksum && i === 2) continue;
-      sum += ((b[i] ?? 0) << 8) | (b[i + 1] ?? 0); // an odd last octet is padded with zero
-    }
-  };
-  add(pseudo, false);
-  add(icmp, true);
-  while (sum > 0xffff) sum = (sum & 0xffff) + Math.floor(sum / 0x10000);
-  return ~sum & 0xffff;
-}
+export { icmpv6Checksum };
 
 /** A copy of `m` whose checksum is right for a message from `src` to `dst`. */
 export function withIcmpv6Checksum<M extends NdMessage>(m: M, src: Buffer, dst: Buffer): M {

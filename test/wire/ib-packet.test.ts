@@ -98,7 +98,7 @@ function restamp(b: Buffer): Buffer {
 }
 
 describe('IB packet encoding @ib', () => {
-  it('encodes an RC SEND ONLY against hand-derived octets, padding the payload @ib @crc', () => {
+  it('encodes an RC SEND ONLY against hand-derived octets, padding the payload @ib @crc @rc', () => {
     const wire = encodeIbPacket(rcSend);
     expect(wire.toString('hex')).to.equal(hex(RC_SEND_HEX).toString('hex'));
     // The CRC octets, derived independently of the modules under test:
@@ -114,7 +114,7 @@ describe('IB packet encoding @ib', () => {
     expect(wire.readUInt16LE(80)).to.equal(bitwiseVcrc(wire.subarray(0, 80)));
   });
 
-  it('encodes an RC ACKNOWLEDGE with its AETH and no payload @ib', () => {
+  it('encodes an RC ACKNOWLEDGE with its AETH and no payload @ib @rc', () => {
     expect(encodeIbPacket(rcAck).toString('hex')).to.equal(hex(RC_ACK_HEX).toString('hex'));
   });
 
@@ -182,7 +182,7 @@ describe('IB packet encoding @ib', () => {
 });
 
 describe('IB packet decoding @ib', () => {
-  it('takes an RC SEND ONLY apart, stripping the pad @ib @crc', () => {
+  it('takes an RC SEND ONLY apart, stripping the pad @ib @crc @rc', () => {
     const p = decodeIbPacket(hex(RC_SEND_HEX));
     expect(p.lrh).to.deep.equal({ vl: 0, lver: 0, sl: 0, resv2: 0, lnh: 2, dlid: 2, resv5: 0, pktLen: 8, slid: 1 });
     expect(p.grh).to.equal(undefined);
@@ -207,7 +207,7 @@ describe('IB packet decoding @ib', () => {
     expect(transportOf(p.bth.opcode)).to.equal('UD');
   });
 
-  it('takes an RC ACKNOWLEDGE apart @ib', () => {
+  it('takes an RC ACKNOWLEDGE apart @ib @rc', () => {
     const p = decodeIbPacket(hex(RC_ACK_HEX));
     expect(p.aeth).to.deep.equal({ syndrome: 0x1f, msn: 1 });
     expect(p.payload.length).to.equal(0);

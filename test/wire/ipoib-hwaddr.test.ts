@@ -20,7 +20,7 @@ const LINK_TEXT = '80:00:04:04:fe:80:00:00:00:00:00:00:00:02:c9:03:00:0a:1b:2c';
 const addr = (over: Partial<IpoibHwAddr> = {}): IpoibHwAddr => ({ flags: 0x80, qpn: 0x000404, gid: PORT_GID, ...over });
 
 describe('ipoib-hwaddr: the 20-octet link-layer address @hwaddr', function () {
-  it('roundtrips an RC-capable address @hwaddr', function () {
+  it('roundtrips an address advertising reliable-connected capability @hwaddr', function () {
     // octet 0    80                                   flags: RC
     // octets 1-3 00 04 04                             QPN 0x000404
     // 4-19       fe80 0000 0000 0000 0002 c903 000a 1b2c   GID fe80::2:c903:a:1b2c
@@ -67,12 +67,12 @@ describe('ipoib-hwaddr: the 20-octet link-layer address @hwaddr', function () {
     expectWireError(() => sha.decode(Buffer.alloc(19), 0), 'arp.sha');
   });
 
-  it('parses the ip link colon form, in either case and with a trailing newline @hwaddr', function () {
+  it('parses the iproute2 colon form, in either case and with a trailing newline @hwaddr', function () {
     expect(parseHwAddr(LINK_TEXT)).to.deep.equal(addr());
     expect(parseHwAddr(`${LINK_TEXT.toUpperCase()}\n`)).to.deep.equal(addr());
   });
 
-  it('formats the ip link colon form, and parses its own output @hwaddr', function () {
+  it('formats the iproute2 colon form, and parses its own output @hwaddr', function () {
     expect(formatHwAddr(addr())).to.equal(LINK_TEXT);
     const odd = addr({ flags: 0x3f, qpn: 0xabcdef });
     expect(parseHwAddr(formatHwAddr(odd))).to.deep.equal(odd);
@@ -111,7 +111,7 @@ describe('ipoib-hwaddr: the 20-octet link-layer address @hwaddr', function () {
     expectWireError(() => parseHwAddr(LINK_TEXT.replace(':04:', ':04-')), 'hwaddr.text', 'one dash');
   });
 
-  it('reads the RC and UC capability flags separately @hwaddr', function () {
+  it('reads the reliable- and unreliable-connected capability flags separately @hwaddr', function () {
     expect([hasRc(addr({ flags: 0x80 })), hasUc(addr({ flags: 0x80 }))]).to.deep.equal([true, false]);
     expect([hasRc(addr({ flags: 0x40 })), hasUc(addr({ flags: 0x40 }))]).to.deep.equal([false, true]);
     expect([hasRc(addr({ flags: 0xc0 })), hasUc(addr({ flags: 0xc0 }))]).to.deep.equal([true, true]);

@@ -318,7 +318,7 @@ describe('nd: router and neighbor messages @nd', function () {
     expectWireError(() => ndMessage.decode(hex('85 00'), 0), 'nd');
   });
 
-  it('refuses ICMPv6 types other than RS, RA, NS and NA @nd', function () {
+  it('refuses ICMPv6 types other than RS, RA, NS and NA @nd @icmp', function () {
     for (const t of [128, 129, 132, 137, 0, 255]) {
       const b = hex('00 00 0000 00000000 fe800000000000000202c903000a1b2d');
       b[0] = t;
@@ -385,7 +385,7 @@ describe('nd: router and neighbor messages @nd', function () {
   });
 });
 
-describe('nd: ICMPv6 checksum over the pseudo-header @nd', function () {
+describe('nd: ICMPv6 checksum over the pseudo-header @nd @icmp', function () {
   it('computes the router solicitation checksum derived by hand @nd', function () {
     // Pseudo-header words: src fe80 0000 0000 0000 0202 c903 000a 1b2c, dst ff02 0 0 0 0 0 0 0002,
     // length 0000 0008, next header 0000 003a; message 8500 [checksum as 0] 0000 0000.

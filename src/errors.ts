@@ -47,3 +47,22 @@ export class ExitError extends Error {
     super(message);
   }
 }
+
+/** A simulated-fabric run directory or manager problem (already running, stale, not ours). */
+export class FabricRunError extends Error {
+  override readonly name = 'FabricRunError';
+}
+
+/** The SA refused a request (status set) or never answered (status null). */
+export class SaError extends Error {
+  override readonly name = 'SaError';
+  constructor(
+    message: string,
+    /** The MAD status of the response; null when the SA did not answer. */
+    readonly status: number | null,
+    /** The SA-specific error code (bits 8..14 of the status); null when there was no answer. */
+    readonly saError: number | null,
+  ) {
+    super(message);
+  }
+}

@@ -66,3 +66,51 @@ export class SaError extends Error {
     super(message);
   }
 }
+
+/** Renders a rejected value for an error message: strings quoted, Buffers by length, the rest as JSON-ish text. */
+function describeValue(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (Buffer.isBuffer(value)) return `a ${value.length}-octet Buffer`;
+  if (typeof value === 'bigint') return `${value}n`;
+  if (value === null || typeof value !== 'object') return String(value);
+  return Array.isArray(value) ? `an array of ${value.length}` : 'an object';
+}
+
+/** A call got an argument it cannot use: names the call, the argument, what it wants and what came. */
+export class ArgumentError extends Error {
+  override readonly name = 'ArgumentError';
+  constructor(
+    /** The call, e.g. `SimEndpoint.postSendUd`. */
+    readonly op: string,
+    /** The argument's path, e.g. `sends[3].dlid`. */
+    readonly argument: string,
+    readonly value: unknown,
+    /** What a good value is, e.g. "an integer from 1 to 0xbfff". */
+    readonly expected: string,
+  ) {
+    super(`${op}: ${argument} must be ${expected}, got ${describeValue(value)}`);
+  }
+}
+
+/** A send larger than the path MTU was refused before anything went on the wire. */
+export class MtuExceededError extends Error {
+  override readonly name = 'MtuExceededError';
+  constructor(
+    readonly op: string,
+    readonly payloadBytes: number,
+    readonly mtuBytes: number,
+  ) {
+    super(`${op}: a ${payloadBytes}-octet payload exceeds the ${mtuBytes}-octet MTU`);
+  }
+}
+
+/** An object was used in a state that does not allow the call (e.g. after close()). */
+export class StateError extends Error {
+  override readonly name = 'StateError';
+  constructor(
+    readonly op: string,
+    readonly state: string,
+  ) {
+    super(`${op}() called in state "${state}"`);
+  }
+}

@@ -4,6 +4,7 @@
 
 #include "build_info.h"
 #include "crc.h"
+#include "export_registry.h"
 #include "rdma_devices.h"
 
 namespace {
@@ -17,6 +18,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("buildInfo", Napi::Function::New(env, BuildInfo, "buildInfo"));
   exports.Set("listRdmaDevices", Napi::Function::New(env, ListRdmaDevices, "listRdmaDevices"));
   exports.Set("crc32", Napi::Function::New(env, Crc32, "crc32"));
+  // Modules that registered themselves (export_registry.h), e.g. the simulated-fabric endpoint.
+  for (const auto& [name, init] : ExportRegistry()) {
+    (void)name;
+    init(env, exports);
+  }
   // The binding is shared by everyone who loads it; nobody gets to patch it.
   exports.Freeze();
   return exports;

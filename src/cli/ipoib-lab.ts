@@ -7,6 +7,7 @@ import { UsageError } from '../errors.js';
 import { type Io, processIo, runCommand } from './run-command.js';
 import { notImplemented } from './not-implemented.js';
 import { PRODUCT_VERSION } from '../version.js';
+import { registerFabric } from './fabric-commands.js';
 
 export function buildProgram(io: Io): Command {
   const program = new Command('ipoib-lab')
@@ -35,8 +36,9 @@ export function buildProgram(io: Io): Command {
       program.setOptionValue('exit', await report({ resultsDir: o.results, outDir: o.out }, io));
     });
 
+  registerFabric(program, io);
+
   const later: Array<[string, string, string]> = [
-    ['fabric', 'start, inspect and stop the simulated InfiniBand fabric', 'the simulated fabric issue'],
     ['doctor', 'check every node of a lab and say how to fix what is missing', 'the lab framework issue'],
     ['run', 'run conformance suites against a lab', 'the conformance suites issue'],
     ['certify', 'run a full certification and write the conformance matrix', 'the conformance suites issue'],

@@ -66,6 +66,174 @@ export interface NativeBinding {
   listRdmaDevices(): RdmaDevice[];
   /** zlib's CRC-32 of `data`, continuing from `seed` (a previous result; default 0). */
   crc32(data: Uint8Array, seed?: number): number;
+  /**
+   * TEST AND BENCHMARK ONLY: runs two RC QPs over a simulated lossy link (native/src/sim/rc_loop_harness.h).
+   * Every option is required; use runRcLoop() in src/fabric/sim/rc-harness.ts, which validates and fills them.
+   */
+  rcLoopRun(messages: readonly Uint8Array[], options: NativeRcLoopOptions): NativeRcLoopResult;
+  /**
+   * TEST ONLY: drives one RC QP through `steps` and records what it does (native/src/sim/rc_script.h).
+   * Use runRcQpScript() in src/fabric/sim/rc-harness.ts, which validates and fills every field.
+   */
+  rcQpScript(steps: readonly NativeRcScriptStep[]): NativeRcScriptResult;
+  /**
+   * Opens a port endpoint of the simulated fabric (native/src/sim/endpoint_binding.h); use
+   * SimEndpoint in src/fabric/sim/native-endpoint.ts, which validates every argument first.
+   * `deliver` gets batches of completions: `simEndpointLayout.completionWords` words each in
+   * `meta`, their octets in `data`.
+   */
+  openSimEndpoint(config: NativeSimEndpointConfig, deliver: (meta: Uint32Array, data: Buffer) => void): NativeSimEndpoint;
+  /** Names of the endpoint counters, in the order native/src/sim/endpoint_counters.h lists them. */
+  readonly simEndpointCounterNames: readonly string[];
+  /** Sizes of the flat arrays that cross the boundary (checked by the wrapper at load). */
+  readonly simEndpointLayout: { readonly completionWords: number; readonly sendWords: number; readonly sendDgidOctet: number };
+  /** BENCHMARK ONLY: a raw UDP sendmmsg/recvmmsg pair on 127.0.0.1 (native/src/sim/udp_bench.cc). */
+  benchRawUdp(options: NativeRawUdpBenchOptions): Promise<NativeBenchResult>;
+  /** BENCHMARK ONLY: a C++ sender thread posting UD sends on `sender`, counted by a C++ handler on `receiver`. */
+  benchEndpointUd(sender: NativeSimEndpoint, receiver: NativeSimEndpoint, options: NativeEndpointBenchOptions): Promise<NativeBenchResult>;
+}
+
+/** Options of rcLoopRun, all required (the C++ side has no defaults, so a misspelt key is an error). */
+export interface NativeRcLoopOptions {
+  mtuBytes: number;
+  lossRate: number;
+  duplicateRate: number;
+  reorderRate: number;
+  seed: number;
+  latencyUs: number;
+  reorderDelayUs: number;
+  startPsn: number;
+  retryCount: number;
+  rnrRetry: number;
+  timeoutExp: number;
+  minRnrTimer: number;
+  recvQueueDepth: number;
+  recvBufferBytes: number;
+  recvPostDelayUs: number;
+  sendWindowPackets: number;
+  ackReqEveryPackets: number;
+  postSpacingUs: number;
+  sendQueueDepth: number;
+  dropPsns: readonly number[];
+  duplicatePsns: readonly number[];
+  recordPackets: number;
+  maxSimTimeUs: number;
+  collectDelivered: boolean;
+}
+
+/** What rcLoopRun returns; the meaning of each field is documented in src/fabric/sim/rc-harness.ts. */
+export interface NativeRcLoopResult {
+  delivered: Buffer[];
+  deliveredCount: number;
+  deliveredBytes: number;
+  deliveredInOrder: boolean;
+  sendStatus: Array<string | null>;
+  recvStatus: string[];
+  stats: Record<string, number>;
+  errors: string[];
+  requesterState: string;
+  responderState: string;
+  packets: Array<{ timeUs: number; from: string; fate: string; headers: Buffer; payloadBytes: number }>;
+}
+
+/** The configuration of one RC QP (native/src/sim/rc_qp.h RcQpConfig), every field required. */
+export interface NativeRcQpConfig {
+  qpn: number;
+  destQpn: number;
+  pkey: number;
+  pathMtuBytes: number;
+  sqPsn: number;
+  rqPsn: number;
+  retryCount: number;
+  rnrRetry: number;
+  timeoutExp: number;
+  minRnrTimer: number;
+  recvQueueDepth: number;
+  sendQueueDepth: number;
+  sendWindowPackets: number;
+  ackReqEveryPackets: number;
+}
+
+/** One call rcQpScript makes on the QP. */
+export type NativeRcScriptStep =
+  | { op: 'modify'; to: string; config: NativeRcQpConfig }
+  | { op: 'postSend'; wrId: number; message: Uint8Array }
+  | { op: 'postRecv'; wrId: number; capacityBytes: number }
+  | { op: 'packet'; wire: Uint8Array }
+  | { op: 'timer' | 'clock'; nowUs: number };
+
+/** What rcQpScript returns; documented in src/fabric/sim/rc-harness.ts. */
+export interface NativeRcScriptResult {
+  events: Array<Record<string, unknown>>;
+  state: string;
+  nextDeadlineUs: number | null;
+  errorDetail: string;
+  stats: Record<string, number>;
+}
+
+/** openSimEndpoint's configuration; every field is required. */
+export interface NativeSimEndpointConfig {
+  lid: number;
+  gid: Uint8Array;
+  mtuCode: number;
+  pkeys: readonly number[];
+  active: boolean;
+}
+
+/** The handle openSimEndpoint returns: thin calls into the C++ endpoint. */
+export interface NativeSimEndpoint {
+  readonly udpPort: number;
+  setLid(lid: number): void;
+  setPkeyTable(pkeys: readonly number[]): void;
+  setActive(active: boolean): void;
+  setMtuCode(mtuCode: number): void;
+  setRoutes(
+    unicast: ReadonlyArray<{ lid: number; udpPort: number }>,
+    multicast: ReadonlyArray<{ mlid: number; udpPorts: readonly number[] }>,
+  ): void;
+  /** qpn 0 allocates one. */
+  createUdQp(qkey: number, pkeyIndex: number, qpn: number): number;
+  modifyUdQp(qpn: number, qkey: number | undefined, pkeyIndex: number | undefined): void;
+  destroyQp(qpn: number): void;
+  qps(): Array<{ qpn: number; qkey: number; pkeyIndex: number }>;
+  attachMulticast(qpn: number, mgid: Uint8Array, mlid: number): void;
+  detachMulticast(qpn: number, mgid: Uint8Array, mlid: number): void;
+  /** `descriptors` holds `simEndpointLayout.sendWords` words per entry of `payloads`. */
+  postSendUd(qpn: number, descriptors: Uint32Array, payloads: readonly Uint8Array[]): void;
+  counters(): Record<string, number>;
+  resetCounters(): void;
+  setFaults(lossRate: number | undefined, delayMs: number | undefined, seed: number | undefined): void;
+  /** udpPort 0 removes the tap; direction 0 both, 1 send, 2 receive. */
+  setTap(udpPort: number, direction: number): void;
+  setDeliverRaw(raw: boolean): void;
+  /** Whether pending deliveries keep the event loop alive. */
+  ref(): void;
+  unref(): void;
+  /** Settles once the receive thread, the socket and the delivery channel are gone. */
+  close(): Promise<void>;
+}
+
+export interface NativeRawUdpBenchOptions {
+  datagramBytes: number;
+  durationMs: number;
+  batch: number;
+}
+
+export interface NativeEndpointBenchOptions {
+  qpn: number;
+  dlid: number;
+  dqpn: number;
+  qkey: number;
+  payloadBytes: number;
+  durationMs: number;
+  batch: number;
+}
+
+/** Datagrams or packets sent and received in `seconds` of sending. */
+export interface NativeBenchResult {
+  sent: number;
+  received: number;
+  seconds: number;
 }
 
 const BINARY_NAME = 'ipoib_native.node';

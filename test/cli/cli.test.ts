@@ -38,7 +38,7 @@ describe('command line @cli', function () {
   it('says plainly that commands which have not landed are not implemented (exit 69) @cli', async function () {
     for (const [run, argv, name] of [
       [ipoibLab, ['certify'], 'ipoib-lab certify'],
-      [ipoibLab, ['fabric', 'up', '--nodes', '2'], 'ipoib-lab fabric'],
+      [ipoibLab, ['doctor', '--lab', 'x.json'], 'ipoib-lab doctor'],
       [ipoibd, [], 'ipoibd'],
       [ipoibctl, ['show'], 'ipoibctl'],
     ] as const) {

@@ -68,14 +68,25 @@ export interface RoutesMessage {
 
 /** Pushes from the manager to a port owner. */
 export type ManagerEvent =
-  | { event: 'routes'; routes: RoutesMessage }
   | { event: 'port'; port: PortInfoMessage; reason: 'pkey-change' | 'client-reregister' | 'port-active' | 'port-down' | 'lid-change' }
   | { event: 'faults'; lossRate?: number; delayMs?: number; seed?: number }
   | { event: 'tap'; udpPort: number | null }
   | { event: 'shutdown' };
 
-/** Requests from the manager to a port owner. */
-export const ownerRequestSchema = z.discriminatedUnion('op', [z.object({ id, op: z.literal('counters') })]);
+const routesSchema = z.object({
+  unicast: z.array(z.object({ lid: u16, udpPort: z.number().int().min(1).max(65535) })),
+  multicast: z.array(z.object({ mlid: u16, udpPorts: z.array(z.number().int().min(1).max(65535)) })),
+});
+
+/**
+ * Requests from the manager to a port owner. Routes are a request, not a push: the manager
+ * waits for every owner to install them before it answers the request that changed them (a
+ * bind, a join), as an SM programs the switches before it answers a join.
+ */
+export const ownerRequestSchema = z.discriminatedUnion('op', [
+  z.object({ id, op: z.literal('counters') }),
+  z.object({ id, op: z.literal('routes'), routes: routesSchema }),
+]);
 export type OwnerRequest = z.infer<typeof ownerRequestSchema>;
 
 export function encodeLine(msg: unknown): string {

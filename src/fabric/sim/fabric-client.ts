@@ -7,6 +7,7 @@ import { FabricRunError } from '../../errors.js';
 import {
   type ControlRequest,
   type ManagerEvent,
+  type RoutesMessage,
   LineSplitter,
   encodeLine,
   ownerRequestSchema,
@@ -21,6 +22,8 @@ type RequestBody = ControlRequest extends infer R ? (R extends { id: number } ? 
 export interface FabricClientOptions {
   /** Answers the manager's `counters` request (port owners only). */
   counters?: () => unknown;
+  /** Installs routing tables the manager sends (port owners only). */
+  onRoutes?: (routes: RoutesMessage) => void;
   connectTimeoutMs?: number;
 }
 
@@ -107,8 +110,13 @@ export class FabricClient {
     }
     const ownerReq = ownerRequestSchema.safeParse(v);
     if (ownerReq.success) {
-      const result = this.o.counters ? this.o.counters() : null;
-      this.socket.write(encodeLine({ id: ownerReq.data.id, ok: true, result }));
+      const r = ownerReq.data;
+      try {
+        const result = r.op === 'counters' ? (this.o.counters?.() ?? null) : (this.o.onRoutes?.(r.routes), true);
+        this.socket.write(encodeLine({ id: r.id, ok: true, result }));
+      } catch (e) {
+        this.socket.write(encodeLine({ id: r.id, ok: false, error: (e as Error).message }));
+      }
       return;
     }
     const res = responseSchema.safeParse(v);

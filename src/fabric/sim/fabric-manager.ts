@@ -89,6 +89,7 @@ export class FabricManager {
   private readonly owners = new Set<Owner>();
   private readonly faults = new Map<string, { lossRate?: number; delayMs?: number; seed?: number }>();
   private lastRoutes = '';
+  private publishing: Promise<void> = Promise.resolve();
   private tap: ManagerTap | null = null;
   private tapNodes: string[] | null = null;
   private nextOwnerRequestId = 1;
@@ -135,7 +136,7 @@ export class FabricManager {
     for (const type of ['pkey-change', 'client-reregister', 'port-active', 'port-down'] as const) {
       sm.on(type, (e) => mgr.pushPortEvent(e.portGuid, type));
     }
-    mgr.publishRoutes();
+    await mgr.publishRoutes();
     mgr.log(`fabric ${o.paths.name}: ${o.nodes} nodes, SM at LID ${smPort.lid}, control socket ${o.paths.socket}`);
     return mgr;
   }
@@ -143,16 +144,17 @@ export class FabricManager {
   // ---- SA on QP1 of the SM port ----------------------------------------------------------------
 
   private onSmPackets(batch: ReadonlyArray<{ qpn: number; slid: number; srcQp: number; payload: Buffer }>): void {
-    let changed = false;
+    const replies: Array<{ dlid: number; dqpn: number; payload: Buffer }> = [];
     for (const c of batch) {
       if (c.qpn !== QPN_GSI) continue;
-      for (const resp of this.sa.handle(c.payload, { lid: c.slid })) {
-        this.smEndpoint.postSendUd(QPN_GSI, { dlid: c.slid, dqpn: c.srcQp, qkey: GSI_QKEY, payload: resp });
-      }
-      changed = true;
+      for (const resp of this.sa.handle(c.payload, { lid: c.slid })) replies.push({ dlid: c.slid, dqpn: c.srcQp, payload: resp });
     }
-    // Joins and leaves change who receives which multicast LID.
-    if (changed) this.publishRoutes();
+    if (replies.length === 0) return;
+    // Joins and leaves change who receives which multicast LID: every port has the new tables
+    // before the requester hears its answer, as switches are programmed before a join returns.
+    void this.publishRoutes().then(() => {
+      for (const r of replies) this.smEndpoint.postSendUd(QPN_GSI, { ...r, qkey: GSI_QKEY });
+    });
   }
 
   // ---- routing ------------------------------------------------------------------------------------
@@ -189,14 +191,22 @@ export class FabricManager {
     return { unicast, multicast };
   }
 
-  /** Sends the routing tables to every endpoint when they changed. */
-  private publishRoutes(): void {
-    const routes = this.routes();
-    const text = JSON.stringify(routes);
-    if (text === this.lastRoutes) return;
-    this.lastRoutes = text;
-    this.smEndpoint.setRoutes(routes.unicast, routes.multicast);
-    for (const o of this.owners) if (o.udpPort !== undefined) this.push(o, { event: 'routes', routes });
+  /**
+   * Installs the routing tables in every endpoint when they changed, and resolves once every
+   * owner has acknowledged them. Calls are serialised, so awaiting the latest one means every
+   * earlier change is in place too.
+   */
+  private publishRoutes(): Promise<void> {
+    this.publishing = this.publishing.then(async () => {
+      const routes = this.routes();
+      const text = JSON.stringify(routes);
+      if (text === this.lastRoutes) return;
+      this.lastRoutes = text;
+      this.smEndpoint.setRoutes(routes.unicast, routes.multicast);
+      const owners = [...this.owners].filter((o) => o.udpPort !== undefined);
+      await Promise.all(owners.map((o) => this.askOwner(o, { op: 'routes', routes })));
+    });
+    return this.publishing;
   }
 
   private portInfo(p: SimPort): PortInfoMessage {
@@ -217,12 +227,12 @@ export class FabricManager {
     if (!p) return;
     const o = this.ownerOf(p.nodeName);
     if (o) this.push(o, { event: 'port', port: this.portInfo(p), reason });
-    this.publishRoutes();
+    void this.publishRoutes();
   }
 
   // ---- control socket -----------------------------------------------------------------------------
 
-  private push(o: Owner, e: ManagerEvent | { id: number; op: string }): void {
+  private push(o: Owner, e: ManagerEvent | ({ id: number } & ({ op: 'counters' } | { op: 'routes'; routes: RoutesMessage }))): void {
     if (!o.socket.destroyed) o.socket.write(encodeLine(e));
   }
 
@@ -294,7 +304,7 @@ export class FabricManager {
         if (f) this.push(owner, { event: 'faults', ...f });
         if (this.tap && (!this.tapNodes || this.tapNodes.includes(owner.node))) this.push(owner, { event: 'tap', udpPort: this.tap.udpPort });
         this.sm.setPortState(p.guid, 'active'); // raises port-active, which publishes routes
-        this.publishRoutes();
+        await this.publishRoutes();
         return { routes: this.routes(), port: this.portInfo(this.requireNode(owner.node)) };
       }
       case 'status':
@@ -312,6 +322,7 @@ export class FabricManager {
         const attached = this.ownerOf(r.node)?.udpPort !== undefined;
         if (r.up && !attached) throw new FabricRunError(`${r.node} has no endpoint attached; its link cannot come up`);
         this.sm.setPortState(p.guid, r.up ? 'active' : 'down');
+        await this.publishRoutes();
         return this.portInfo(p);
       }
       case 'sm':
@@ -353,19 +364,20 @@ export class FabricManager {
     return { file, udpPort };
   }
 
-  private askOwner(o: Owner, op: 'counters'): Promise<unknown> {
+  private askOwner(o: Owner, body: { op: 'counters' } | { op: 'routes'; routes: RoutesMessage }): Promise<unknown> {
     const id = this.nextOwnerRequestId++;
     const timeoutMs = this.o.ownerTimeoutMs ?? 2000;
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         o.pending.delete(id);
+        this.log(`${o.node ?? 'owner'}: no answer to '${body.op}' within ${timeoutMs} ms`);
         resolve({ error: `no answer within ${timeoutMs} ms` });
       }, timeoutMs);
       o.pending.set(id, (r) => {
         clearTimeout(timer);
         resolve(r.ok ? r.result : { error: r.error });
       });
-      this.push(o, { id, op });
+      this.push(o, { id, ...body });
     });
   }
 
@@ -378,7 +390,7 @@ export class FabricManager {
           udpPort: this.udpPortOf(p) ?? null,
           attached: p.guid === SM_PORT_GUID || o?.udpPort !== undefined,
           faults: this.faults.get(p.nodeName) ?? {},
-          ...(withCounters && o?.udpPort !== undefined ? { counters: await this.askOwner(o, 'counters') } : {}),
+          ...(withCounters && o?.udpPort !== undefined ? { counters: await this.askOwner(o, { op: 'counters' }) } : {}),
         };
       }),
     );
@@ -402,7 +414,7 @@ export class FabricManager {
     const p = this.sm.subnet.ports().find((x) => x.nodeName === owner.node);
     this.log(`${owner.node}: owner disconnected, port down`);
     if (p && p.state !== 'down') this.sm.setPortState(p.guid, 'down');
-    this.publishRoutes();
+    void this.publishRoutes();
   }
 
   /** Tells every owner, closes the socket, the SM endpoint and the tap; removes the socket file. */

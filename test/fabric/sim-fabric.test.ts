@@ -168,6 +168,23 @@ describe('simulated fabric end to end @fabric', function () {
     expect(mgr.sm.members(broadcastMgid(0xffff)).map((m) => m.lid)).to.deep.equal([2]);
   });
 
+  it('an SA told to refuse joins answers with the SA status, then accepts again @fabric @sa @multicast', async function () {
+    const a = await port('node1');
+    const ctl = await FabricClient.connect(paths.socket);
+    await ctl.request({ op: 'sa-refuse', on: true, saError: 1 });
+    let refused: unknown;
+    try {
+      await a.sa.join({ mgid: broadcastMgid(0xffff), joinState: JOIN_STATE_FULL });
+    } catch (e) {
+      refused = e;
+    }
+    expect((refused as { saError?: unknown }).saError, 'SA error ERR_NO_RESOURCES').to.equal(1);
+    await ctl.request({ op: 'sa-refuse', on: false });
+    ctl.close();
+    const rec = await a.sa.join({ mgid: broadcastMgid(0xffff), joinState: JOIN_STATE_FULL });
+    expect(rec.mlid).to.equal(0xc000);
+  });
+
   it('link down stops traffic both ways and raises port-down; a P_Key table change raises pkey-change @fabric @pkey', async function () {
     const [a, b] = [await port('node1'), await port('node2')];
     const events: PortEvent[] = [];

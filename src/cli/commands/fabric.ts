@@ -22,6 +22,7 @@ import {
 import { FabricClient } from '../../fabric/sim/fabric-client.js';
 import { loadPartitionsConf, partitionsWithoutFile, type PartitionsConf } from '../../fabric/sim/partitions-conf.js';
 import { formatPkey } from '../../wire/pkey.js';
+import { IB_MTU_CODE_TO_BYTES } from '../../wire/constants.js';
 
 export const DEFAULT_FABRIC_NAME = 'default';
 const UP_TIMEOUT_MS = 20_000;
@@ -182,10 +183,10 @@ export async function fabricStatus(o: FabricTarget & { json: boolean; counters: 
   }
   for (const l of table(portRows)) io.out(l);
   io.out('');
-  const groupRows = [['MGID', 'MLID', 'P_KEY', 'Q_KEY', 'MTU', 'KIND', 'MEMBERS']];
+  const groupRows = [['MGID', 'MLID', 'P_KEY', 'Q_KEY', 'MTU', 'KIND', 'MEMBERS (LID:JoinState)']];
   for (const g of s.groups) {
     const members = g.members.map((m) => `${m.lid}:${m.joinStateNames.join('+')}`).join(' ') || '-';
-    groupRows.push([g.mgid, `0x${g.mlid.toString(16)}`, formatPkey(g.pkey), `0x${g.qkey.toString(16).padStart(8, '0')}`, String(g.mtuCode), g.preCreated ? 'pre-created' : 'dynamic', members]);
+    groupRows.push([g.mgid, `0x${g.mlid.toString(16)}`, formatPkey(g.pkey), `0x${g.qkey.toString(16).padStart(8, '0')}`, String(IB_MTU_CODE_TO_BYTES[g.mtuCode] ?? `code ${g.mtuCode}`), g.preCreated ? 'pre-created' : 'dynamic', members]);
   }
   for (const l of table(groupRows)) io.out(l);
   if (o.counters) {

@@ -7,7 +7,26 @@
  * `classifySyndrome` reads it, so a reserved kind or bit is reported rather than refused.
  */
 import { type Codec, checkUint, need } from './codec.js';
-import { AETH_LEN } from './constants.js';
+import {
+  AETH_CREDIT_INVALID,
+  AETH_KIND_ACK,
+  AETH_KIND_NAK,
+  AETH_KIND_RNR_NAK,
+  AETH_LEN,
+} from './constants.js';
+
+// The syndrome kinds and codes live in constants.ts; re-exported for existing importers.
+export {
+  AETH_CREDIT_INVALID,
+  AETH_KIND_ACK,
+  AETH_KIND_NAK,
+  AETH_KIND_RNR_NAK,
+  NAK_INVALID_RD_REQUEST,
+  NAK_INVALID_REQUEST,
+  NAK_PSN_SEQUENCE_ERROR,
+  NAK_REMOTE_ACCESS_ERROR,
+  NAK_REMOTE_OPERATIONAL_ERROR,
+} from './constants.js';
 
 export interface Aeth {
   syndrome: number;
@@ -30,18 +49,6 @@ export const aeth: Codec<Aeth> = {
     return { value: { syndrome: buf.readUInt8(offset), msn: buf.readUIntBE(offset + 1, 3) }, bytes: AETH_LEN };
   },
 };
-
-// TODO(constants): the syndrome layout and codes below.
-export const AETH_KIND_ACK = 0b00;
-export const AETH_KIND_RNR_NAK = 0b01;
-export const AETH_KIND_NAK = 0b11;
-/** ACK credit code meaning "no credit count" (end-to-end flow control not in use). */
-export const AETH_CREDIT_INVALID = 0x1f;
-export const NAK_PSN_SEQUENCE_ERROR = 0;
-export const NAK_INVALID_REQUEST = 1;
-export const NAK_REMOTE_ACCESS_ERROR = 2;
-export const NAK_REMOTE_OPERATIONAL_ERROR = 3;
-export const NAK_INVALID_RD_REQUEST = 4;
 
 export type NakName =
   | 'psn-sequence-error'

@@ -9,6 +9,8 @@
 import { WireError } from '../errors.js';
 import { type Codec, checkUint, need } from './codec.js';
 import {
+  ARP_OP_INREPLY,
+  ARP_OP_INREQUEST,
   ARP_OP_REPLY,
   ARP_OP_REQUEST,
   ARP_OP_RREPLY,
@@ -27,10 +29,6 @@ import { formatIpv4, IPV4_ADDR_LEN, parseIpv4 } from './ip-text.js';
 const ARP_FIXED_LEN = 8;
 /** 8 + 2 * (20 + 4). */
 export const ARP_IPOIB_LEN = ARP_FIXED_LEN + 2 * (IPOIB_HWADDR_LEN + IPV4_ADDR_LEN);
-
-/** Inverse ARP (RFC 2390) op codes, which a peer may send; not in constants.ts. */
-const ARP_OP_INREQUEST = 8; // TODO(constants)
-const ARP_OP_INREPLY = 9; // TODO(constants)
 
 export interface ArpPacket {
   htype: number;

@@ -18,11 +18,17 @@ import { WireError } from '../errors.js';
 import { type Codec, checkUint, need } from './codec.js';
 import {
   BTH_LEN,
+  BTH_RESV8A_BECN,
+  BTH_RESV8A_FECN,
+  BTH_TRANSPORT_CNP,
   BTH_TRANSPORT_RC,
   BTH_TRANSPORT_RD,
   BTH_TRANSPORT_UC,
   BTH_TRANSPORT_UD,
+  BTH_TRANSPORT_XRC,
 } from './constants.js';
+
+export { BTH_RESV8A_BECN, BTH_RESV8A_FECN } from './constants.js';
 
 export interface Bth {
   opcode: number;
@@ -44,10 +50,6 @@ export interface Bth {
   resv7: number;
   psn: number;
 }
-
-/** FECN and BECN bits of BTH octet 4 (congestion-control annex). */
-export const BTH_RESV8A_FECN = 0x80; // TODO(constants)
-export const BTH_RESV8A_BECN = 0x40; // TODO(constants)
 
 function checkBool(field: string, offset: number, v: boolean): void {
   if (typeof v !== 'boolean') throw new WireError(field, offset, `want a boolean, got ${typeof v}`, v);
@@ -114,9 +116,6 @@ export function bthProblems(h: Bth): string[] {
 
 /** Transport service named by the top 3 bits of the OpCode. */
 export type Transport = 'RC' | 'UC' | 'RD' | 'UD' | 'CNP' | 'XRC' | 'vendor';
-
-const BTH_TRANSPORT_CNP = 0x80; // TODO(constants)
-const BTH_TRANSPORT_XRC = 0xa0; // TODO(constants)
 
 export function transportOf(opcode: number): Transport {
   switch (opcode & 0xe0) {

@@ -22,6 +22,13 @@ import {
   CM_ATTR_REP,
   CM_ATTR_REQ,
   CM_ATTR_RTU,
+  CM_DREP_PRIVATE_DATA_LEN,
+  CM_DREQ_PRIVATE_DATA_LEN,
+  CM_REJ_ARI_LEN,
+  CM_REJ_PRIVATE_DATA_LEN,
+  CM_REP_PRIVATE_DATA_LEN,
+  CM_REQ_PRIVATE_DATA_LEN,
+  CM_RTU_PRIVATE_DATA_LEN,
   IPOIB_CM_PRIVATE_DATA_LEN,
   IPOIB_CM_SERVICE_ID_PREFIX_LINUX,
   IPOIB_CM_SERVICE_ID_PREFIX_RFC,
@@ -31,15 +38,17 @@ import { checkBoolean, checkUint64, type Mad, MAD_DATA_LEN, reservedProblems } f
 
 /** Every CM body fills the MAD data area. */
 export const CM_MESSAGE_LEN = MAD_DATA_LEN;
-// Private-data sizes: what is left of the 232 octets after each message's fields.
-export const CM_REQ_PRIVATE_DATA_LEN = 92; // TODO(constants)
-export const CM_REP_PRIVATE_DATA_LEN = 196; // TODO(constants)
-export const CM_RTU_PRIVATE_DATA_LEN = 224; // TODO(constants)
-export const CM_REJ_PRIVATE_DATA_LEN = 148; // TODO(constants)
-export const CM_DREQ_PRIVATE_DATA_LEN = 220; // TODO(constants)
-export const CM_DREP_PRIVATE_DATA_LEN = 224; // TODO(constants)
-/** The Additional Rejection Information field of a REJ. */
-export const CM_REJ_ARI_LEN = 72; // TODO(constants)
+// Private-data sizes (what is left of the 232 octets after each message's fields) and the
+// REJ's ARI length live in constants.ts; re-exported for existing importers.
+export {
+  CM_DREP_PRIVATE_DATA_LEN,
+  CM_DREQ_PRIVATE_DATA_LEN,
+  CM_REJ_ARI_LEN,
+  CM_REJ_PRIVATE_DATA_LEN,
+  CM_REP_PRIVATE_DATA_LEN,
+  CM_REQ_PRIVATE_DATA_LEN,
+  CM_RTU_PRIVATE_DATA_LEN,
+} from './constants.js';
 /** One path block (primary or alternate) of a REQ. */
 export const CM_PATH_LEN = 44;
 

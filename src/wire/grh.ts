@@ -14,10 +14,9 @@
  * them. GIDs are plain 16-octet Buffers, copied out on decode.
  */
 import { type Codec, checkBytes, checkUint, copyBytes, need } from './codec.js';
-import { GRH_IPVER, GRH_LEN, GRH_NEXT_HEADER_IBA } from './constants.js';
+import { GID_LEN, GRH_IPVER, GRH_LEN, GRH_NEXT_HEADER_IBA } from './constants.js';
 
-/** Octets in a GID or MGID. */
-export const GID_LEN = 16; // TODO(constants)
+export { GID_LEN } from './constants.js';
 
 export interface Grh {
   /** 4 bits, 6 on the wire. */

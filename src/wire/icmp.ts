@@ -21,21 +21,33 @@
  */
 import { WireError } from '../errors.js';
 import { type Codec, checkUint, copyBytes, encodeToBuffer, need } from './codec.js';
-import { IPPROTO_ICMPV6 } from './constants.js';
+import {
+  ICMP_CODE_FRAG_NEEDED,
+  ICMP_DEST_UNREACH,
+  ICMP_ECHO_REPLY,
+  ICMP_ECHO_REQUEST,
+  ICMPV6_ECHO_REPLY,
+  ICMPV6_ECHO_REQUEST,
+  ICMPV6_PACKET_TOO_BIG,
+  IPPROTO_ICMPV6,
+  IPV4_MIN_MTU,
+  IPV6_MIN_MTU,
+} from './constants.js';
 import { internetChecksum, ipv6PseudoHeader, onesComplementSum, withZeroChecksumField } from './inet-checksum.js';
-import { IPV4_MIN_MTU, ipv4Header } from './ipv4.js';
-import { IPV6_HEADER_LEN, IPV6_MIN_MTU, ipv6Header } from './ipv6.js';
+import { ipv4Header } from './ipv4.js';
+import { IPV6_HEADER_LEN, ipv6Header } from './ipv6.js';
 
-// Not in constants.ts yet.
-export const IPPROTO_ICMP = 1; // TODO(constants)
-export const ICMP_ECHO_REPLY = 0; // TODO(constants)
-export const ICMP_DEST_UNREACH = 3; // TODO(constants)
-export const ICMP_ECHO_REQUEST = 8; // TODO(constants)
-/** Destination-unreachable code: fragmentation needed and DF set. */
-export const ICMP_CODE_FRAG_NEEDED = 4; // TODO(constants)
-export const ICMPV6_PACKET_TOO_BIG = 2; // TODO(constants)
-export const ICMPV6_ECHO_REQUEST = 128; // TODO(constants)
-export const ICMPV6_ECHO_REPLY = 129; // TODO(constants)
+// The ICMP types and codes live in constants.ts; re-exported for existing importers.
+export {
+  ICMP_CODE_FRAG_NEEDED,
+  ICMP_DEST_UNREACH,
+  ICMP_ECHO_REPLY,
+  ICMP_ECHO_REQUEST,
+  ICMPV6_ECHO_REPLY,
+  ICMPV6_ECHO_REQUEST,
+  ICMPV6_PACKET_TOO_BIG,
+  IPPROTO_ICMP,
+} from './constants.js';
 
 /** Type, code, checksum and the 4 type-specific octets every message here starts with. */
 export const ICMP_HEADER_LEN = 8;

@@ -5,8 +5,15 @@
  */
 import { WireError } from '../errors.js';
 import { type Codec, checkBytes, checkUint, copyBytes, need } from './codec.js';
-import { IPOIB_FLAG_RC, IPOIB_FLAG_UC, IPOIB_FLAGS_RESERVED_MASK, IPOIB_HWADDR_LEN, MCAST_QPN } from './constants.js';
-import { broadcastMgid, GID_LEN } from './mgid.js';
+import {
+  GID_LEN,
+  IPOIB_FLAG_RC,
+  IPOIB_FLAG_UC,
+  IPOIB_FLAGS_RESERVED_MASK,
+  IPOIB_HWADDR_LEN,
+  MCAST_QPN,
+} from './constants.js';
+import { broadcastMgid } from './mgid.js';
 
 export interface IpoibHwAddr {
   /** RC 0x80, UC 0x40; the other six bits are reserved and kept as found. */

@@ -26,13 +26,13 @@ import { type Codec, checkUint, copyBytes, need } from './codec.js';
 import { internetChecksum, onesComplementSum } from './inet-checksum.js';
 import { formatIpv4, IPV4_ADDR_LEN, parseIpv4 } from './ip-text.js';
 
+export { IPV4_MIN_MTU } from './constants.js';
+
 const IP_VERSION_4 = 4;
 /** Header without options, and the largest IHL allows (15 words). */
 export const IPV4_MIN_HEADER_LEN = 20;
 export const IPV4_MAX_HEADER_LEN = 60;
 export const IPV4_MAX_OPTIONS_LEN = IPV4_MAX_HEADER_LEN - IPV4_MIN_HEADER_LEN;
-/** The smallest MTU every IPv4 link must carry (RFC 791). */
-export const IPV4_MIN_MTU = 68; // TODO(constants)
 
 const FLAG_RESERVED = 0x8000;
 const FLAG_DF = 0x4000;

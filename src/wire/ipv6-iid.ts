@@ -9,7 +9,8 @@
  */
 import { WireError } from '../errors.js';
 import { checkBytes } from './codec.js';
-import { formatGid, GID_LEN } from './mgid.js';
+import { GID_LEN } from './constants.js';
+import { formatGid } from './mgid.js';
 
 export const IID_PROFILES = {
   rfc: 'RFC 4391 §8: toggle the u bit (0x02) of octet 0 only when the GUID is an unmodified EUI-64',

@@ -21,10 +21,10 @@ import { WireError } from '../errors.js';
 import { type Codec, checkBytes, checkUint, copyBytes, need } from './codec.js';
 import { IPV6_ADDR_LEN } from './ip-text.js';
 
+export { IPV6_MIN_MTU } from './constants.js';
+
 const IP_VERSION_6 = 6;
 export const IPV6_HEADER_LEN = 40;
-/** The smallest MTU every IPv6 link must carry (RFC 8200 §5). */
-export const IPV6_MIN_MTU = 1280; // TODO(constants)
 const MAX_PAYLOAD_LEN = 0xffff;
 
 export interface Ipv6Header {

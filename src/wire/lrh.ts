@@ -16,7 +16,9 @@
  */
 import { WireError } from '../errors.js';
 import { type Codec, checkUint, need } from './codec.js';
-import { LID_MULTICAST_BASE, LID_PERMISSIVE, LNH_IBA_LOCAL, LRH_LEN } from './constants.js';
+import { LID_MULTICAST_BASE, LID_PERMISSIVE, LNH_IBA_LOCAL, LRH_LEN, LRH_MIN_IBA_PKTLEN_WORDS } from './constants.js';
+
+export { LRH_MIN_IBA_PKTLEN_WORDS } from './constants.js';
 
 export interface Lrh {
   /** Virtual lane, 4 bits (15 is the management lane). */
@@ -36,9 +38,6 @@ export interface Lrh {
   pktLen: number;
   slid: number;
 }
-
-/** Smallest PktLen of an IBA (non-raw) packet: LRH 2 words + BTH 3 words + ICRC 1 word. */
-export const LRH_MIN_IBA_PKTLEN_WORDS = 6; // TODO(constants)
 
 export const lrh: Codec<Lrh> = {
   encodingLength: () => LRH_LEN,

@@ -15,14 +15,11 @@
  */
 import { WireError } from '../errors.js';
 import { type Codec, checkBytes, checkUint, copyBytes, need } from './codec.js';
-import { MAD_HEADER_LEN, MAD_LEN } from './constants.js';
+import { MAD_BASE_VERSION, MAD_HEADER_LEN, MAD_LEN, MAD_METHOD_RESPONSE_BIT, RMPP_HEADER_LEN } from './constants.js';
 
-/** The only base version of 256-octet IBA MADs. */
-export const MAD_BASE_VERSION = 1; // TODO(constants)
+export { MAD_BASE_VERSION, MAD_METHOD_RESPONSE_BIT, RMPP_HEADER_LEN } from './constants.js';
 /** Octets after the common header: 256 - 24. */
 export const MAD_DATA_LEN = MAD_LEN - MAD_HEADER_LEN;
-/** The R bit of the Method octet: set on every response method (GetResp 0x81, ...). */
-export const MAD_METHOD_RESPONSE_BIT = 0x80; // TODO(constants)
 
 // ---- helpers shared by the MAD-family codecs (mad, sa, mcmember-record, path-record, cm)
 
@@ -290,7 +287,6 @@ export function saErrorStatus(code: number): number {
 // 28-31 Data1 (SegmentNumber) | 32-35 Data2 (PayloadLength / NewWindowLast)
 // Checked against Linux ib_mad.h `struct ib_rmpp_hdr` and ib_get_rmpp_resptime()/flags().
 
-export const RMPP_HEADER_LEN = 12; // TODO(constants)
 export const RMPP_VERSION = 1;
 export const RMPP_TYPE_DATA = 1;
 export const RMPP_TYPE_ACK = 2;

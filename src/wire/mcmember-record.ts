@@ -16,15 +16,16 @@
 import { WireError } from '../errors.js';
 import { type Codec, checkBytes, checkUint, copyBytes, need } from './codec.js';
 import {
+  GID_LEN,
   JOIN_STATE_FULL,
   JOIN_STATE_NON,
   JOIN_STATE_SEND_ONLY_FULL,
   JOIN_STATE_SEND_ONLY_NON,
+  MCMEMBER_RECORD_LEN,
 } from './constants.js';
 import { checkBoolean, checkUint64, reservedProblems } from './mad.js';
 
-export const MCMEMBER_RECORD_LEN = 52; // TODO(constants)
-const GID_LEN = 16;
+export { MCMEMBER_RECORD_LEN } from './constants.js';
 
 export interface McMemberRecord {
   mgid: Buffer;

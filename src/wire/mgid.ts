@@ -7,10 +7,16 @@
  */
 import { WireError } from '../errors.js';
 import { checkUint } from './codec.js';
-import { IPOIB_SIGNATURE_IPV4, IPOIB_SIGNATURE_IPV6, MGID_FLAGS_TRANSIENT, MGID_SCOPE_LINK } from './constants.js';
+import {
+  GID_LEN,
+  IPOIB_SIGNATURE_IPV4,
+  IPOIB_SIGNATURE_IPV6,
+  MGID_FLAGS_TRANSIENT,
+  MGID_SCOPE_LINK,
+} from './constants.js';
 import { formatIpv6, parseIpv4, parseIpv6 } from './ip-text.js';
 
-export const GID_LEN = 16;
+export { GID_LEN } from './constants.js';
 
 // ---- text form ----------------------------------------------------------------------------
 

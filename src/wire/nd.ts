@@ -16,6 +16,7 @@
 import { WireError } from '../errors.js';
 import { type Codec, checkBytes, checkUint, copyBytes, need } from './codec.js';
 import {
+  GID_LEN,
   ICMPV6_NA,
   ICMPV6_NS,
   ICMPV6_RA,
@@ -27,7 +28,6 @@ import {
 } from './constants.js';
 import { icmpv6Checksum } from './icmp.js';
 import { type IpoibHwAddr, ipoibHwAddrCodec } from './ipoib-hwaddr.js';
-import { GID_LEN } from './mgid.js';
 
 // ---- options ------------------------------------------------------------------------------
 

@@ -15,10 +15,10 @@
  */
 import { WireError } from '../errors.js';
 import { type Codec, checkBytes, checkUint, copyBytes, need } from './codec.js';
+import { GID_LEN, PATH_RECORD_LEN } from './constants.js';
 import { checkBoolean, checkUint64, reservedProblems } from './mad.js';
 
-export const PATH_RECORD_LEN = 64; // TODO(constants)
-const GID_LEN = 16;
+export { PATH_RECORD_LEN } from './constants.js';
 
 export interface PathRecord {
   serviceId: bigint;

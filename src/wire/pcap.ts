@@ -24,26 +24,46 @@ import { closeSync, openSync, writeSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { WireError } from '../errors.js';
 import { type Codec, checkBytes, checkUint, copyBytes, need } from './codec.js';
-import { ERF_TYPE_INFINIBAND, IPOIB_HEADER_LEN, IPOIB_HWADDR_LEN, IPOIB_PCAP_PSEUDO_HEADER_LEN } from './constants.js';
-import { GID_LEN } from './grh.js';
+import {
+  ERF_FLAG_DSERR,
+  ERF_FLAG_IFACE_MASK,
+  ERF_FLAG_RXERR,
+  ERF_FLAG_TRUNC,
+  ERF_FLAG_VLEN,
+  ERF_HEADER_LEN,
+  ERF_TYPE_EXTENSION_BIT,
+  ERF_TYPE_INFINIBAND,
+  GID_LEN,
+  IPOIB_HEADER_LEN,
+  IPOIB_HWADDR_LEN,
+  IPOIB_PCAP_PSEUDO_HEADER_LEN,
+  PCAP_DEFAULT_SNAPLEN,
+  PCAP_FILE_HEADER_LEN,
+  PCAP_MAGIC_NSEC,
+  PCAP_MAGIC_USEC,
+  PCAP_RECORD_HEADER_LEN,
+  PCAP_VERSION_MAJOR,
+  PCAP_VERSION_MINOR,
+} from './constants.js';
 import { type IpoibHeader, ipoibHeader } from './ipoib-header.js';
 
-// TODO(constants): the capture-format constants below.
-export const PCAP_MAGIC_USEC = 0xa1b2c3d4;
-export const PCAP_MAGIC_NSEC = 0xa1b23c4d;
-export const PCAP_VERSION_MAJOR = 2;
-export const PCAP_VERSION_MINOR = 4;
-export const PCAP_FILE_HEADER_LEN = 24;
-export const PCAP_RECORD_HEADER_LEN = 16;
-/** tcpdump's default snapshot length: large enough for any IPoIB-CM message. */
-export const PCAP_DEFAULT_SNAPLEN = 262_144;
-export const ERF_HEADER_LEN = 16;
-export const ERF_TYPE_EXTENSION_BIT = 0x80;
-export const ERF_FLAG_IFACE_MASK = 0x03;
-export const ERF_FLAG_VLEN = 0x04;
-export const ERF_FLAG_TRUNC = 0x08;
-export const ERF_FLAG_RXERR = 0x10;
-export const ERF_FLAG_DSERR = 0x20;
+// The capture-format constants live in constants.ts; re-exported for existing importers.
+export {
+  ERF_FLAG_DSERR,
+  ERF_FLAG_IFACE_MASK,
+  ERF_FLAG_RXERR,
+  ERF_FLAG_TRUNC,
+  ERF_FLAG_VLEN,
+  ERF_HEADER_LEN,
+  ERF_TYPE_EXTENSION_BIT,
+  PCAP_DEFAULT_SNAPLEN,
+  PCAP_FILE_HEADER_LEN,
+  PCAP_MAGIC_NSEC,
+  PCAP_MAGIC_USEC,
+  PCAP_RECORD_HEADER_LEN,
+  PCAP_VERSION_MAJOR,
+  PCAP_VERSION_MINOR,
+} from './constants.js';
 
 export type ByteOrder = 'LE' | 'BE';
 

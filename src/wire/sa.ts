@@ -16,14 +16,20 @@
  */
 import { WireError } from '../errors.js';
 import { type Codec, checkBytes, checkUint, copyBytes, need } from './codec.js';
-import { MAD_HEADER_LEN, MAD_LEN, MGMT_CLASS_SUBN_ADM, SA_CLASS_VERSION, SA_HEADER_LEN } from './constants.js';
+import {
+  MAD_HEADER_LEN,
+  MAD_LEN,
+  MGMT_CLASS_SUBN_ADM,
+  RMPP_HEADER_LEN,
+  SA_CLASS_VERSION,
+  SA_HEADER_LEN,
+} from './constants.js';
 import {
   checkMadLength,
   checkUint64,
   type MadHeader,
   madHeader,
   madHeaderProblems,
-  RMPP_HEADER_LEN,
   type RmppHeader,
   rmppHeader,
   reservedProblems,

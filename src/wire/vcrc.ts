@@ -19,18 +19,10 @@
 import jsCrc from 'js-crc';
 import { WireError } from '../errors.js';
 import { need } from './codec.js';
-import { VCRC_LEN } from './constants.js';
+import { VCRC_LEN, VCRC_MODEL } from './constants.js';
 import type { CrcCheck } from './icrc.js';
 
-/** The VCRC's CRC-16 parameters (TODO(constants)). */
-export const VCRC_MODEL = Object.freeze({
-  width: 16,
-  poly: 0x100b,
-  init: 0xffff,
-  refin: true,
-  refout: true,
-  xorout: 0xffff,
-});
+export { VCRC_MODEL } from './constants.js';
 
 const vcrcModel = jsCrc.createModel({ ...VCRC_MODEL });
 

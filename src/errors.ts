@@ -114,3 +114,226 @@ export class StateError extends Error {
     super(`${op}() called in state "${state}"`);
   }
 }
+
+/** The errno names a control operation of the reference IPoIB stack can fail with (as the kernel's would). */
+export type IpoibErrno = 'EINVAL' | 'ENOTUNIQ' | 'EEXIST' | 'ENODEV' | 'ENOENT' | 'EBUSY' | 'EOPNOTSUPP' | 'EADDRNOTAVAIL';
+
+/**
+ * A control operation on the reference IPoIB stack (create_child, delete_child, mtu, mode, link
+ * add/del) was refused with the errno Linux ib_ipoib returns in the same situation.
+ */
+export class IpoibControlError extends Error {
+  override readonly name = 'IpoibControlError';
+  constructor(
+    /** The operation, e.g. `create_child` or `ib0.mtu`. */
+    readonly op: string,
+    /** The errno name, e.g. `ENOTUNIQ`. */
+    readonly code: IpoibErrno,
+    message: string,
+  ) {
+    super(`${op}: ${code}: ${message}`);
+  }
+}
+
+/** Renders an argv for a message the way a reader would type it (quoted only where needed). */
+function argvText(argv: readonly string[]): string {
+  return argv.map((a) => (/^[A-Za-z0-9_/.,:=+@%-]+$/.test(a) ? a : JSON.stringify(a))).join(' ');
+}
+
+/**
+ * A lab node could not be reached or a command could not be carried to it (connection refused or
+ * lost, channel refused, file transfer failed). Says which host, which command and what to do.
+ * Lab and infrastructure failures are all of this class, so a report can keep them apart from
+ * product defects.
+ */
+export class TransportError extends Error {
+  override readonly name: string = 'TransportError';
+  constructor(
+    /** The node's name in the lab file (or host:port when there is none). */
+    readonly host: string,
+    /** The command that was being run, or null for a connection-level problem. */
+    readonly argv: readonly string[] | null,
+    readonly problem: string,
+    /** What the user can do about it. */
+    readonly hint: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${host}: ${problem}${argv ? ` (command: ${argvText(argv)})` : ''}. ${hint}`, options);
+  }
+}
+
+/** A command on a lab node outlived its timeout; it was killed and its channel closed. */
+export class CommandTimeout extends TransportError {
+  override readonly name = 'CommandTimeout';
+  constructor(
+    host: string,
+    argv: readonly string[],
+    readonly timeoutMs: number,
+    /** What the command had written before it was killed. */
+    readonly stdout = '',
+    readonly stderr = '',
+  ) {
+    super(host, argv, `no exit within ${timeoutMs} ms; the command was killed`, 'Raise timeoutMs if the command is slow by nature, or look at the node: it may hang.');
+  }
+}
+
+/**
+ * A node presented a host key other than the one(s) known_hosts holds for it: possibly a
+ * reinstalled node, possibly someone in between. Never accepted automatically.
+ */
+export class HostKeyMismatchError extends TransportError {
+  override readonly name = 'HostKeyMismatchError';
+  constructor(
+    host: string,
+    readonly knownHostsFile: string,
+    /** SHA256 fingerprints known_hosts holds for the host. */
+    readonly expected: readonly string[],
+    /** SHA256 fingerprint of the key the host presented. */
+    readonly presented: string,
+  ) {
+    super(
+      host,
+      null,
+      `host key mismatch: known_hosts ${knownHostsFile} expects ${expected.join(' or ')}, the host presented ${presented}`,
+      'If the node was reinstalled, verify the new key out of band and replace its line (ssh-keygen -R, then add the verified key); otherwise do not connect.',
+    );
+  }
+}
+
+/** A node's host key is not in known_hosts and the lab file's policy is `strict`. */
+export class UnknownHostKeyError extends TransportError {
+  override readonly name = 'UnknownHostKeyError';
+  constructor(
+    host: string,
+    readonly knownHostsFile: string,
+    /** SHA256 fingerprint of the key the host presented. */
+    readonly presented: string,
+  ) {
+    super(
+      host,
+      null,
+      `host key ${presented} is not in known_hosts ${knownHostsFile}`,
+      'Verify the fingerprint on the node (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub) and add its line, or set knownHosts.policy to "accept-new" for a first contact.',
+    );
+  }
+}
+
+/** A node refused every authentication method offered (key or agent; passwords are never used). */
+export class AuthError extends TransportError {
+  override readonly name = 'AuthError';
+  constructor(
+    host: string,
+    readonly user: string,
+    /** The methods that were tried, e.g. ['publickey'] or ['agent']. */
+    readonly methods: readonly string[],
+  ) {
+    super(
+      host,
+      null,
+      `authentication as "${user}" refused (tried: ${methods.join(', ') || 'nothing'})`,
+      "Check that the node's authorized_keys holds the public half of identityFile (or of a key in the agent) and that the user is right.",
+    );
+  }
+}
+
+/** check() found a command that exited non-zero (run() never throws for that; check() does). */
+export class CommandFailedError extends Error {
+  override readonly name = 'CommandFailedError';
+  constructor(
+    readonly host: string,
+    readonly argv: readonly string[],
+    readonly code: number,
+    readonly stdout: string,
+    readonly stderr: string,
+  ) {
+    const tail = stderr.trim().split('\n').slice(-3).join(' | ');
+    super(`${host}: ${argvText(argv)} exited with ${code}${tail ? `: ${tail}` : ''}`);
+  }
+}
+
+/** One problem found in a lab file: which file, where in it (a JSON path like `$.nodes[1].ssh.port`) and what. */
+export interface LabFileProblem {
+  file: string;
+  path: string;
+  message: string;
+}
+
+/** A lab file could not be used; lists every problem found, not just the first. */
+export class LabFileError extends Error {
+  override readonly name = 'LabFileError';
+  constructor(
+    readonly file: string,
+    readonly problems: readonly LabFileProblem[],
+  ) {
+    const n = problems.length;
+    super(`${file}: ${n} problem${n === 1 ? '' : 's'}:\n${problems.map((p) => `  ${p.path}: ${p.message}`).join('\n')}`);
+  }
+}
+
+/** One or more undo steps failed while a cleanup stack ran; every step was still attempted. */
+export class CleanupError extends Error {
+  override readonly name = 'CleanupError';
+  constructor(readonly failures: readonly { description: string; error: unknown }[]) {
+    const lines = failures.map((f) => `  ${f.description}: ${f.error instanceof Error ? f.error.message : String(f.error)}`);
+    super(`${failures.length} cleanup step${failures.length === 1 ? '' : 's'} failed:\n${lines.join('\n')}`);
+  }
+}
+
+/** An RC connection could not be made (base of the two causes below; alone: the port closed, or another failure). */
+export class RcConnectError extends Error {
+  override readonly name: string = 'RcConnectError';
+}
+
+/** The peer answered an RC connection request with a REJ. */
+export class RcRejectedError extends RcConnectError {
+  override readonly name = 'RcRejectedError';
+  constructor(
+    message: string,
+    /** The REJ reason code (IBA CM; CM_REJ_REASONS in src/wire/cm.ts). */
+    readonly reason: number,
+    /** The reason's name, e.g. `invalidServiceId`. */
+    readonly reasonName: string,
+    /** The REJ's private data, as received. */
+    readonly privateData: Buffer,
+  ) {
+    super(message);
+  }
+}
+
+/** A CM message of an RC connection went unanswered through all its retries. */
+export class RcConnectTimeoutError extends RcConnectError {
+  override readonly name = 'RcConnectTimeoutError';
+  constructor(
+    message: string,
+    /** The message that got no answer, e.g. `REQ`. */
+    readonly unanswered: string,
+    /** How many times it was sent. */
+    readonly attempts: number,
+  ) {
+    super(message);
+  }
+}
+
+/** An RC send did not complete successfully; `status` says how it ended (`flushed`, `retry-exceeded`, …). */
+export class RcSendError extends Error {
+  override readonly name = 'RcSendError';
+  constructor(
+    readonly qpn: number,
+    readonly status: string,
+  ) {
+    super(`RC QP 0x${qpn.toString(16)}: send completed with ${status}`);
+  }
+}
+
+/** An RC QP went to the ERROR state by itself; `reason` is the transport's (`retry-exceeded`, …). */
+export class RcQpError extends Error {
+  override readonly name = 'RcQpError';
+  constructor(
+    readonly qpn: number,
+    readonly reason: string,
+    /** What happened, in words (e.g. which PSN went unacknowledged). */
+    readonly detail: string,
+  ) {
+    super(`RC QP 0x${qpn.toString(16)} went to ERROR: ${reason}${detail ? ` (${detail})` : ''}`);
+  }
+}

@@ -108,4 +108,148 @@ export interface HcaPort {
   createUdQp(o: { qkey: number; pkeyIndex: number }): Promise<UdQp>;
   readonly sa: SaClient;
   close(): Promise<void>;
+  /**
+   * Answers REQs for `serviceId` with `accept`'s decision (RC connections; see
+   * `capabilities.connectedMode`). Throws when the Service ID already has a listener here.
+   */
+  listenRc(serviceId: bigint, accept: RcAcceptFn): RcListener;
+  /**
+   * Connects an RC QP to the peer listening on `serviceId`. Rejects with RcRejectedError (a
+   * REJ: its reason), RcConnectTimeoutError (no answer through all CM retries) or
+   * RcConnectError (anything else, e.g. the port closed).
+   */
+  connectRc(o: RcConnectOptions): Promise<RcQp>;
 }
+
+// ---- RC (reliable connected) QPs, connected through the CM
+
+/** The states an RC QP goes through (IBA; SQD and SQE are not modelled). */
+export type RcQpState = 'RESET' | 'INIT' | 'RTR' | 'RTS' | 'ERROR';
+
+/** How an RC send completed: `success` once the peer acknowledged every packet of the message. */
+export type RcSendStatus =
+  | 'success'
+  | 'retry-exceeded'
+  | 'rnr-retry-exceeded'
+  | 'remote-invalid-request'
+  | 'remote-access-error'
+  | 'remote-operational-error'
+  | 'flushed';
+
+/** What an RC connection was made with: fixed by the CM handshake, the same on both sides' views. */
+export interface RcConnectionAttributes {
+  serviceId: bigint;
+  /** `active` sent the REQ (connectRc); `passive` answered it (listenRc). */
+  role: 'active' | 'passive';
+  remoteLid: number;
+  remoteGid: Buffer;
+  remoteQpn: number;
+  /** First PSN this QP sends with, and the first it expects. */
+  sendPsn: number;
+  receivePsn: number;
+  pkey: number;
+  pkeyIndex: number;
+  /** IB MTU code (1 = 256 … 5 = 4096) the messages are segmented by. */
+  pathMtuCode: number;
+  /** Transport retries after ACK timeouts (0..7), and after RNR NAKs (0..7; 7 = forever). */
+  retryCount: number;
+  rnrRetry: number;
+  /** Local ACK timeout 4.096 µs × 2^ackTimeoutExp (0 = none). */
+  ackTimeoutExp: number;
+  /** Largest message this QP accepts. */
+  maxMessageBytes: number;
+  /** The private data the peer sent (its REQ or REP), as received. */
+  remotePrivateData: Buffer;
+  /** The private data this side sent. */
+  localPrivateData: Buffer;
+}
+
+/** One end of an RC connection. */
+export interface RcQp {
+  readonly qpn: number;
+  readonly state: RcQpState;
+  readonly attributes: RcConnectionAttributes;
+  /**
+   * Queues a message (0 .. 2^31 octets); resolves when the peer has acknowledged all of it,
+   * rejects with RcSendError (its `status` says why) otherwise. Messages arrive in order.
+   */
+  send(message: Buffer): Promise<void>;
+  /** Every message received, in order; those that arrive before the first subscriber are kept for it. */
+  onMessage(cb: (message: Buffer) => void): () => void;
+  /** The QP went to ERROR by itself (retries exhausted, a NAK, a bad request): an RcQpError. */
+  onError(cb: (error: Error) => void): () => void;
+  /** The connection ended (a DREQ from either side); the QP is freed by then. */
+  onDisconnect(cb: (e: { initiator: 'local' | 'remote' }) => void): () => void;
+  /** Disconnects (DREQ, not waited for), flushes what is pending (RcSendError 'flushed') and frees the QP. */
+  close(): Promise<void>;
+}
+
+/** A REQ as a listener sees it. */
+export interface RcConnectRequest {
+  readonly serviceId: bigint;
+  /** The REQ's private data, as received (92 octets). */
+  readonly privateData: Buffer;
+  readonly remoteLid: number;
+  readonly remoteGid: Buffer;
+  readonly remoteQpn: number;
+  readonly pkey: number;
+  readonly pathMtuCode: number;
+}
+
+/** A listener's answer to a REQ. */
+export type RcAcceptDecision =
+  | {
+      accept: true;
+      /** REP private data, at most 196 octets. */
+      privateData?: Buffer;
+      /** Local ACK timeout exponent of the passive QP (default 14: 67 ms). */
+      ackTimeoutExp?: number;
+      /** Largest message the passive QP accepts (default 65536). */
+      maxMessageBytes?: number;
+    }
+  | {
+      accept: false;
+      /** REJ reason (CM_REJ_REASONS in src/wire/cm.ts; default consumer-defined, 28). */
+      rejectReason?: number;
+      /** REJ private data, at most 148 octets. */
+      privateData?: Buffer;
+    };
+
+export type RcAcceptFn = (req: RcConnectRequest) => RcAcceptDecision | Promise<RcAcceptDecision>;
+
+/** REQs for one Service ID; accepted connections come out of onConnection once in RTS. */
+export interface RcListener {
+  readonly serviceId: bigint;
+  onConnection(cb: (qp: RcQp) => void): () => void;
+  /** Stops answering REQs (later ones are rejected as for an unknown Service ID); established connections stay. */
+  close(): void;
+}
+
+export interface RcConnectOptions {
+  serviceId: bigint;
+  /** The peer port's GID. */
+  dgid: Buffer;
+  /** The peer port's LID; looked up with a PathRecord query when left out. */
+  dlid?: number;
+  /** REQ private data, at most 92 octets. */
+  privateData?: Buffer;
+  /** Default 0. */
+  pkeyIndex?: number;
+  /** Default: the port's active MTU. */
+  pathMtuCode?: number;
+  /** Default 7 each. */
+  retryCount?: number;
+  rnrRetry?: number;
+  /** Local ACK timeout exponent (default 14: 67 ms). */
+  ackTimeoutExp?: number;
+  /** Largest message the QP accepts (default 65536). */
+  maxMessageBytes?: number;
+  /**
+   * The CM response timeout asked of the peer, ms (rounded up to an IBA exponent; default
+   * ≈ 4.3 s, as Linux IPoIB-CM); each wait adds two packet lifetimes. And how often a CM
+   * message is resent before connectRc gives up (default 15).
+   */
+  cmTimeoutMs?: number;
+  cmRetries?: number;
+}
+

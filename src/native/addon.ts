@@ -87,10 +87,92 @@ export interface NativeBinding {
   readonly simEndpointCounterNames: readonly string[];
   /** Sizes of the flat arrays that cross the boundary (checked by the wrapper at load). */
   readonly simEndpointLayout: { readonly completionWords: number; readonly sendWords: number; readonly sendDgidOctet: number };
+  /**
+   * Opens the RC side of an endpoint (native/src/sim/endpoint_rc_binding.cc): RC QPs run inside
+   * the endpoint; `deliver` gets their completions and state changes in batches. One per
+   * endpoint; use SimRcPort in src/fabric/sim/native-rc.ts, which validates every argument.
+   */
+  openSimRcPort(endpoint: NativeSimEndpoint, deliver: (events: NativeRcEvent[]) => void): NativeSimRcPort;
   /** BENCHMARK ONLY: a raw UDP sendmmsg/recvmmsg pair on 127.0.0.1 (native/src/sim/udp_bench.cc). */
   benchRawUdp(options: NativeRawUdpBenchOptions): Promise<NativeBenchResult>;
   /** BENCHMARK ONLY: a C++ sender thread posting UD sends on `sender`, counted by a C++ handler on `receiver`. */
   benchEndpointUd(sender: NativeSimEndpoint, receiver: NativeSimEndpoint, options: NativeEndpointBenchOptions): Promise<NativeBenchResult>;
+  /**
+   * Starts the IPoIB TUN data plane on a UD QP of a simulated-fabric endpoint
+   * (native/src/tun/data_plane.h); use TunDataPlane in src/ipoib/native/tun-data-plane.ts, which
+   * validates every argument first. `deliver` gets batches of punts: `tunDataPlaneLayout.puntWords`
+   * words each in `meta`, their octets in `data`.
+   */
+  openTunDataPlane(options: NativeTunDataPlaneOptions, deliver: (meta: Uint32Array, data: Buffer) => void): NativeTunDataPlane;
+  /** Names of the data plane's counters, in the order native/src/tun/data_plane_counters.h lists them. */
+  readonly tunDataPlaneCounterNames: readonly string[];
+  /** Punt reasons by code (the index), each with the direction of the packets it applies to. */
+  readonly tunPuntReasons: ReadonlyArray<{ readonly name: string; readonly direction: 'tx' | 'rx' }>;
+  /** Word counts and wire constants the data plane was built with (checked by the wrapper at load). */
+  readonly tunDataPlaneLayout: {
+    readonly puntWords: number;
+    readonly txBatch: number;
+    readonly ethPIp: number;
+    readonly ethPArp: number;
+    readonly ethPIpv6: number;
+    readonly ipoibHeaderLen: number;
+  };
+}
+
+/** openTunDataPlane's options; every key is required (null where the comment says so). */
+export interface NativeTunDataPlaneOptions {
+  /** "tun": a Linux TUN device; "loopback" (TEST ONLY): a socket pair the test drives. */
+  host: 'tun' | 'loopback';
+  ifname: string;
+  /** A network namespace file to create the device in; "" for the process's own. */
+  netns: string;
+  up: boolean;
+  /** The `nativeHandle` of a SimEndpoint. */
+  endpoint: NativeSimEndpoint;
+  qpn: number;
+  qkey: number;
+  pkeyIndex: number;
+  mtu: number;
+  localLid: number;
+  localGid: Uint8Array;
+  broadcastMgid: Uint8Array | null;
+  deliverOwnMulticast: boolean;
+}
+
+export interface NativeTunGrh {
+  dgid: Uint8Array;
+  hopLimit: number;
+  tclass: number;
+  flowLabel: number;
+}
+
+/** The handle openTunDataPlane returns: thin calls into the C++ data plane. */
+export interface NativeTunDataPlane {
+  readonly ifname: string;
+  /** `ip`: 4 or 16 octets. */
+  setNeighbour(ip: Uint8Array, entry: { dlid: number; dqpn: number; flags: number; sl: number; grh: NativeTunGrh | null }): void;
+  deleteNeighbour(ip: Uint8Array): boolean;
+  setMulticast(ip: Uint8Array, entry: { mlid: number; sl: number; grh: NativeTunGrh }): void;
+  deleteMulticast(ip: Uint8Array): boolean;
+  tableSizes(): { neighbours: number; groups: number };
+  injectToHost(packet: Uint8Array): void;
+  sendUd(dest: { dlid: number; dqpn: number; qkey: number; sl: number; grh: NativeTunGrh | null }, payload: Uint8Array): void;
+  counters(): Record<string, number>;
+  setQkey(qkey: number): void;
+  setMtu(mtu: number): void;
+  setLocalLid(lid: number): void;
+  setCarrier(on: boolean): void;
+  setDeliverOwnMulticast(on: boolean): void;
+  ref(): void;
+  unref(): void;
+  /** Settles once the threads, the host device and the punt channel are gone. */
+  close(): Promise<void>;
+  /** TEST ONLY (host "loopback"): as if the host sent `packet` out of the interface. */
+  loopbackWrite(packet: Uint8Array): void;
+  /** TEST ONLY (host "loopback"): the packets written to the host since the last call. */
+  loopbackRead(): Buffer[];
+  /** TEST ONLY (host "loopback"): the MTU and carrier the data plane set. */
+  loopbackState(): { mtu: number; carrier: boolean };
 }
 
 /** Options of rcLoopRun, all required (the C++ side has no defaults, so a misspelt key is an error). */
@@ -210,6 +292,76 @@ export interface NativeSimEndpoint {
   ref(): void;
   unref(): void;
   /** Settles once the receive thread, the socket and the delivery channel are gone. */
+  close(): Promise<void>;
+}
+
+/** createQp's options (native/src/sim/endpoint_rc.h RcQpCreateOptions), every field required. */
+export interface NativeRcQpCreate {
+  /** 0 allocates one. */
+  qpn: number;
+  pkeyIndex: number;
+  /** Capacity of every receive buffer posted. */
+  maxRecvBytes: number;
+  recvQueueDepth: number;
+  sendQueueDepth: number;
+  sendWindowPackets: number;
+  ackReqEveryPackets: number;
+}
+
+/** modifyQp's attributes (endpoint_rc.h RcQpAttrs), every field required; the whole set is taken at INIT, RTR and RTS. */
+export interface NativeRcQpAttrs {
+  destQpn: number;
+  dlid: number;
+  sl: number;
+  hasGrh: boolean;
+  /** 16 octets (zeros without a GRH). */
+  dgid: Uint8Array;
+  hopLimit: number;
+  tclass: number;
+  flowLabel: number;
+  pathMtuCode: number;
+  sqPsn: number;
+  rqPsn: number;
+  retryCount: number;
+  rnrRetry: number;
+  timeoutExp: number;
+  minRnrTimer: number;
+}
+
+/** One event of an RC QP, as the RC port delivers it. */
+export type NativeRcEvent =
+  | { type: 'send'; qpn: number; wrId: number; status: string }
+  | { type: 'recv'; qpn: number; status: string; message: Buffer; srcQp: number }
+  | { type: 'state'; qpn: number; from: string; to: string; reason: string; detail: string };
+
+/** qpInfo's answer. */
+export interface NativeRcQpInfo {
+  qpn: number;
+  state: string;
+  pkeyIndex: number;
+  pkey: number;
+  maxRecvBytes: number;
+  attrs: Omit<NativeRcQpAttrs, 'dgid'> & { dgid: Buffer };
+  stats: Record<string, number>;
+  errorDetail: string;
+  recvsPosted: number;
+}
+
+/** The handle openSimRcPort returns. */
+export interface NativeSimRcPort {
+  createQp(o: NativeRcQpCreate): number;
+  modifyQp(qpn: number, to: string, attrs: NativeRcQpAttrs): void;
+  /** false: the send queue is full and nothing was queued. */
+  postSend(qpn: number, wrId: number, message: Uint8Array): boolean;
+  /** Returns how many receive buffers were posted. */
+  postRecv(qpn: number, count: number): number;
+  destroyQp(qpn: number): void;
+  qpInfo(qpn: number): NativeRcQpInfo;
+  qpns(): number[];
+  /** Whether pending deliveries keep the event loop alive. */
+  ref(): void;
+  unref(): void;
+  /** Destroys every RC QP of the endpoint; settles once the delivery channel is gone. */
   close(): Promise<void>;
 }
 

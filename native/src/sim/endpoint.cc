@@ -74,11 +74,24 @@ void Endpoint::Close() {
   }
   if (socket_) socket_->Interrupt();
   if (receiveThread_.joinable()) receiveThread_.join();
+  {
+    std::lock_guard<std::mutex> lock(timerMu_);
+    timerStop_ = true;
+    timerCv_.notify_all();
+  }
+  if (timerThread_.joinable()) timerThread_.join();
   if (egress_) egress_->Close();  // waits out a send in progress; later Submits do nothing
+  {
+    // RC QPs go without completing anything, as on ibv_destroy_qp.
+    std::lock_guard<std::recursive_mutex> rc(rcMu_);
+    rcQps_.clear();
+    rcDefaultHandler_.reset();
+  }
   std::lock_guard<std::mutex> lock(mu_);
   socket_.reset();
   defaultHandler_.reset();
   transportHandler_.reset();
+  rcQpns_.clear();
   for (auto& [qpn, qp] : qps_) qp.handler.reset();
 }
 
@@ -147,23 +160,24 @@ uint32_t Endpoint::CreateUdQp(uint32_t qkey, uint16_t pkeyIndex, uint32_t qpn) {
     Fail(EndpointErrc::kInvalidArgument, "pkeyIndex " + std::to_string(pkeyIndex) + " is beyond the " +
                                              std::to_string(pkeys_.size()) + "-entry P_Key table");
   }
-  if (qpn == 0) {
+  qpn = AllocateQpn(qpn);
+  qps_[qpn] = Qp{qkey, pkeyIndex, 0, nullptr};
+  return qpn;
+}
+
+uint32_t Endpoint::AllocateQpn(uint32_t requested) {
+  const auto taken = [this](uint32_t q) { return qps_.count(q) != 0 || rcQpns_.count(q) != 0; };
+  if (requested == 0) {
     for (uint32_t tries = 0; tries <= kMaxQpn; tries++) {
       const uint32_t candidate = nextQpn_;
       nextQpn_ = nextQpn_ >= kMaxQpn ? kFirstQpn : nextQpn_ + 1;
-      if (qps_.count(candidate) == 0) {
-        qpn = candidate;
-        break;
-      }
+      if (!taken(candidate)) return candidate;
     }
-    if (qpn == 0) Fail(EndpointErrc::kQpExists, "no free QPN left");
-  } else if (qpn > kMaxQpn) {
-    Fail(EndpointErrc::kInvalidArgument, "QPN " + Hex(qpn) + " is not a QPN a QP can have");
-  } else if (qps_.count(qpn) != 0) {
-    Fail(EndpointErrc::kQpExists, "QP " + Hex(qpn) + " already exists");
+    Fail(EndpointErrc::kQpExists, "no free QPN left");
   }
-  qps_[qpn] = Qp{qkey, pkeyIndex, 0, nullptr};
-  return qpn;
+  if (requested > kMaxQpn) Fail(EndpointErrc::kInvalidArgument, "QPN " + Hex(requested) + " is not a QPN a QP can have");
+  if (taken(requested)) Fail(EndpointErrc::kQpExists, "QP " + Hex(requested) + " already exists");
+  return requested;
 }
 
 void Endpoint::ModifyUdQp(uint32_t qpn, std::optional<uint32_t> qkey, std::optional<uint16_t> pkeyIndex) {
@@ -402,6 +416,7 @@ void Endpoint::Deliveries::Clear() {
   handlerOf.clear();
   keepAlive.clear();
   transport.clear();
+  rc.clear();
   transportHandler.reset();
   tapCopies.clear();
 }
@@ -448,6 +463,7 @@ void Endpoint::ProcessBatch(const UdpSocket::Batch& batch, Deliveries* out) {
   if (d.transportHandler) {
     for (const auto& t : d.transport) (*d.transportHandler)(t.parsed, t.raw, t.len);
   }
+  if (!d.rc.empty()) FeedRc(d.rc);
   if (!d.tapCopies.empty()) {
     const size_t refused = socket_->Send(d.tapCopies.data(), d.tapCopies.size());
     if (refused > 0) Bump(counters_.sendErrors, refused);
@@ -510,12 +526,27 @@ void Endpoint::CheckPacket(const uint8_t* pkt, size_t len, bool truncated, uint1
   }
 
   if (!p.layout.deth) {
-    // Not UD: an RC/UC packet belongs to the transport engine, if there is one.
-    if (!transportHandler_) {
-      Bump(counters_.unknownQpnDrops);
-      return;
+    if ((p.bth.opcode & 0xE0) == 0) {
+      // RC: never multicast; the QP must be an RC QP, and its own P_Key must match.
+      if (multicast) return rcvError(counters_.malformed);
+      auto rc = rcQpns_.find(p.bth.destQp);
+      if (rc == rcQpns_.end()) {
+        Bump(counters_.unknownQpnDrops);
+        return;
+      }
+      if (rc->second >= pkeys_.size() || !PkeysMatch(pkeys_[rc->second], p.bth.pkey)) {
+        Bump(counters_.pKeyViolations);
+        return;
+      }
+      out->rc.push_back({p, pkt, len});
+    } else {
+      // UC: for the transport handler, if there is one.
+      if (!transportHandler_) {
+        Bump(counters_.unknownQpnDrops);
+        return;
+      }
+      out->transport.push_back({p, pkt, len});
     }
-    out->transport.push_back({p, pkt, len});
   } else {
     const size_t before = out->completions.size();
     const auto deliver = [&](uint32_t qpn, Qp& qp) {

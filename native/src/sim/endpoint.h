@@ -19,14 +19,21 @@
 //   8. payload larger than the port MTU                   portRcvErrors + mtuDrops
 //   9. P_Key matches no table entry                       pKeyViolations
 //  10. no QP for DestQP (multicast: DestQP not 0xFFFFFF,
-//      or no QP attached to the MLID+MGID; non-UD OpCode
-//      without a transport handler)                       unknownQpnDrops
+//      or no QP attached to the MLID+MGID; an RC OpCode
+//      for a QPN without an RC QP; a UC OpCode without a
+//      transport handler)                                 unknownQpnDrops
+//      an RC OpCode to a multicast DLID                   portRcvErrors + malformed
 //  11. per QP: P_Key vs the QP's own entry (QP1 takes any
-//      entry of the table)                                pKeyViolations
-//  12. per QP: DETH Q_Key differs from the QP's Q_Key     qKeyViolations
-// A packet delivered to at least one QP counts portRcvPkts and portRcvData.
+//      entry of the table; RC QPs their own)              pKeyViolations
+//  12. per UD QP: DETH Q_Key differs from the QP's Q_Key  qKeyViolations
+// A packet delivered to at least one QP counts portRcvPkts and portRcvData. What an RC QP then
+// does with it (duplicate, out of sequence, ...) is counted in its own stats (RcQpInfo).
+//
+// RC QPs (endpoint_rc.h) live beside the UD ones, in the same QPN space.
 #pragma once
 
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -40,6 +47,7 @@
 
 #include "endpoint_counters.h"
 #include "endpoint_egress.h"
+#include "endpoint_rc.h"
 #include "ib_packet.h"
 #include "udp_socket.h"
 
@@ -126,7 +134,7 @@ struct UdCompletion {
 
 // Called on the receive thread with a batch of completions.
 using CompletionHandler = std::function<void(const UdCompletion* completions, size_t count)>;
-// Called on the receive thread for packets with a non-UD OpCode that passed checks 1-9.
+// Called on the receive thread for packets with a UC OpCode that passed checks 1-9.
 using TransportHandler = std::function<void(const ParsedPacket& packet, const uint8_t* raw, size_t len)>;
 
 struct QpInfo {
@@ -169,9 +177,30 @@ class Endpoint {
   void SetDefaultHandler(CompletionHandler handler);
   void SetTransportHandler(TransportHandler handler);
 
-  // Sends a packet built by someone else (e.g. an RC engine), routed by its LRH DLID, through
-  // the same faults and tap. Counts like PostSendUd.
+  // Sends a packet built by someone else, routed by its LRH DLID, through the same faults and
+  // tap. Counts like PostSendUd.
   void SendPacket(const uint8_t* packet, size_t len);
+
+  // ---- RC QPs (endpoint_rc.h; implemented in endpoint_rc.cc)
+
+  // Creates an RC QP in RESET; returns its QPN. Throws kInvalidArgument, kQpExists, kClosed.
+  uint32_t CreateRcQp(const RcQpCreateOptions& options);
+  // Moves the QP to `to` (RESET, INIT, RTR, RTS, ERROR) with `attrs`; a transition IBA does not
+  // allow, or attributes the engine refuses, throw kInvalidArgument with the reason.
+  void ModifyRcQp(uint32_t qpn, RcQpState to, const RcQpAttrs& attrs);
+  // Queues one message; false when the send queue is full (nothing queued). In ERROR the send
+  // completes at once as flushed. Other states than RTS and ERROR throw kInvalidArgument.
+  bool PostSendRc(uint32_t qpn, uint64_t wrId, std::vector<uint8_t> message);
+  // Posts up to `count` receive buffers of the QP's maxRecvBytes; returns how many fitted.
+  uint32_t PostRecvRc(uint32_t qpn, uint32_t count);
+  // Frees the QP at once, whatever its state; nothing completes (as ibv_destroy_qp).
+  void DestroyRcQp(uint32_t qpn);
+  RcQpInfo RcQpSnapshot(uint32_t qpn) const;
+  std::vector<uint32_t> RcQpns() const;
+  // Event handlers; an empty function removes one. A handler may still be called for the batch
+  // in progress when it is removed.
+  void SetRcQpHandler(uint32_t qpn, RcEventHandler handler);
+  void SetRcDefaultHandler(RcEventHandler handler);
 
   CounterSnapshot Counters() const;
   void ResetCounters();
@@ -209,6 +238,7 @@ class Endpoint {
       size_t len;
     };
     std::vector<TransportPacket> transport;
+    std::vector<TransportPacket> rc;  // for RC QPs, fed to them after the lock
     std::shared_ptr<TransportHandler> transportHandler;
     std::vector<UdpSocket::Datagram> tapCopies;
     void Clear();
@@ -223,6 +253,37 @@ class Endpoint {
   void CheckPacket(const uint8_t* pkt, size_t len, bool truncated, uint16_t tapPort, Deliveries* out);
   // Checks 11-12 for one QP; true when the QP takes the packet (caller holds mu_).
   bool QpAccepts(uint32_t qpn, const Qp& qp, const ParsedPacket& p, uint16_t* pkeyIndex);
+  // A free QPN (UD and RC share the space), or `requested` when it is free (caller holds mu_).
+  uint32_t AllocateQpn(uint32_t requested);
+
+  // ---- RC internals (endpoint_rc.cc). Lock order: rcMu_, then mu_; never rcMu_ under mu_.
+  struct RcRun;  // what one pass over RC QPs produced: packets to send, events to deliver
+  // Runs `body` with rcMu_ held and a fresh RcRun as the sink of every RcQp callback, then sends
+  // the packets and delivers the events (still holding rcMu_, which is recursive, so handlers
+  // may post; nothing runs inside an RcQp call).
+  void WithRc(const std::function<void(RcRun&)>& body);
+  RcEntry& RcEntryOf(uint32_t qpn);  // caller holds rcMu_; throws kNoSuchQp
+  void EmitRc(RcRun& run, const RcEntry& e, const RcPacket& p);
+  void FinishRcRun(RcRun& run);
+  void FeedRc(const std::vector<Deliveries::TransportPacket>& packets);
+  uint64_t NowUs() const;
+  void KickRcTimer(uint64_t deadlineUs);
+  void RcTimerLoop();
+
+  mutable std::recursive_mutex rcMu_;
+  std::unordered_map<uint32_t, std::unique_ptr<RcEntry>> rcQps_;  // guarded by rcMu_
+  std::shared_ptr<RcEventHandler> rcDefaultHandler_;               // guarded by rcMu_
+  RcRun* rcRun_ = nullptr;                                         // the current sink (rcMu_)
+  std::chrono::steady_clock::time_point epoch_ = std::chrono::steady_clock::now();
+  // The RC timer thread (started with the first RC QP) sleeps until timerWakeUs_; a QP whose
+  // deadline comes earlier kicks it. While it scans the QPs, timerWakeUs_ is kNoDeadline, so a
+  // deadline set meanwhile kicks it into another scan.
+  std::mutex timerMu_;
+  std::condition_variable timerCv_;
+  std::thread timerThread_;
+  uint64_t timerWakeUs_ = RcQp::kNoDeadline;
+  bool timerKick_ = false;
+  bool timerStop_ = false;
 
   mutable std::mutex mu_;
   std::unique_ptr<UdpSocket> socket_;
@@ -242,6 +303,7 @@ class Endpoint {
   std::unordered_map<uint16_t, uint16_t> unicastRoutes_;
   std::unordered_map<uint16_t, std::vector<uint16_t>> multicastRoutes_;
   std::unordered_map<uint32_t, Qp> qps_;
+  std::unordered_map<uint32_t, uint16_t> rcQpns_;  // RC QPN -> P_Key index, for the receive checks
   std::unordered_map<uint16_t, std::vector<Attachment>> attachments_;  // by MLID
   uint32_t nextQpn_ = 0x48;
   std::shared_ptr<CompletionHandler> defaultHandler_;

@@ -80,6 +80,18 @@ auto Guard(Napi::Env env, const char* op, F&& f) -> decltype(f()) {
   }
 }
 
+// Settles a close() promise from a TSFN finalizer. During environment teardown JS can no longer
+// run and the call fails: nobody is waiting then, and a finalizer must not throw.
+void ResolveClosed(std::optional<Napi::Promise::Deferred>& closed) {
+  if (!closed) return;
+  try {
+    closed->Resolve(closed->Env().Undefined());
+  } catch (const Napi::Error&) {
+    // teardown: nothing left to tell
+  }
+  closed.reset();
+}
+
 // ---- completions to JS
 
 struct JsDelivery {
@@ -269,8 +281,7 @@ EndpointHandle::EndpointHandle(const Napi::CallbackInfo& info) : ObjectWrap<Endp
   auto holder = delivery_;  // keeps the TSFN's context alive until its finalizer
   delivery_->tsfn = Napi::ThreadSafeFunction::New(env, info[1].As<Napi::Function>(), "simEndpoint", 0, 1,
                                                   [holder](Napi::Env) {
-                                                    if (holder->closed) holder->closed->Resolve(holder->closed->Env().Undefined());
-                                                    holder->closed.reset();
+                                                    ResolveClosed(holder->closed);
                                                   });
   delivery_->tsfn.Unref(env);  // idle until someone listens (ref())
   std::weak_ptr<JsDelivery> weak = delivery_;
@@ -528,6 +539,9 @@ Napi::Value EndpointHandle::Close(const Napi::CallbackInfo& info) {
     return deferred.Promise();
   }
   delivery_->closed = deferred;
+  // The promise settles in the TSFN's finalizer: keep the loop alive until it has run, or a
+  // process whose last act is `await close()` would exit first and finalize during teardown.
+  delivery_->tsfn.Ref(env);
   Shutdown();
   return deferred.Promise();
 }

@@ -14,6 +14,8 @@
  * unicast LID lives at and which member ports each MLID reaches (the sender's own included
  * when it is a member, as on an IB switch).
  *
+ * RC QPs run inside the endpoint too: `openRc()` gives their side (native-rc.ts).
+ *
  * An endpoint keeps the process alive only while a receive callback is set (like a socket with
  * a 'message' listener); `unref()` lets the process exit anyway. Always `await close()`.
  */
@@ -28,6 +30,7 @@ import {
   QPN_MASK,
 } from '../../wire/constants.js';
 import { GID_LEN } from '../../wire/grh.js';
+import { type RcPortEvent, SimRcPort } from './native-rc.js';
 
 export type MtuCode = 1 | 2 | 3 | 4 | 5;
 export type LinkState = 'active' | 'down';
@@ -313,6 +316,7 @@ function decodeBatch(meta: Uint32Array, data: Buffer): UdCompletion[] {
 export class SimEndpoint {
   private receiver: ReceiveCallback | null = null;
   private closing: Promise<void> | null = null;
+  private rcPort: SimRcPort | null = null;
   private lidNow: number;
   private pkeysNow: number[];
   private mtuCodeNow: MtuCode;
@@ -603,10 +607,24 @@ export class SimEndpoint {
     this.call('setTap', () => this.native.setTap(p, TAP_DIRECTIONS[direction as TapDirection]));
   }
 
-  /** Stops the receive thread, closes the socket and the delivery channel; idempotent. */
+  /**
+   * Opens the RC side of this port (native-rc.ts): RC QPs that run inside the endpoint, their
+   * events delivered to `onEvents` in batches. Once per endpoint; close() closes it too.
+   */
+  openRc(onEvents: (events: RcPortEvent[]) => void): SimRcPort {
+    const op = 'SimEndpoint.openRc';
+    if (typeof onEvents !== 'function') throw new ArgumentError(op, 'onEvents', onEvents, 'a function');
+    this.requireOpen('openRc');
+    if (this.rcPort !== null) throw new StateError(op, 'RC port already open');
+    this.rcPort = SimRcPort.open(this.native, { mtuCode: () => this.mtuCodeNow, pkeyCount: () => this.pkeysNow.length }, onEvents);
+    return this.rcPort;
+  }
+
+  /** Stops the receive thread, closes the socket and the delivery channels; idempotent. */
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.receiver = null;
+      await this.rcPort?.close();
       await this.native.close();
     })();
     return this.closing;

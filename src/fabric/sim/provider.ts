@@ -1,8 +1,9 @@
 /**
  * The `sim` provider of the HCA abstraction: one port of a simulated fabric. It attaches to the
  * fabric manager (which assigns LID, GID and P_Key table and publishes routes), owns the port's
- * native endpoint, serves QP1 (SA client, and MADs for the CM), and turns manager pushes into
- * port events. Everything above src/fabric/ sees only HcaPort.
+ * native endpoint, serves QP1 (SA client, and the CM), makes RC connections (rc-service.ts:
+ * the CM over QP1, RC QPs inside the endpoint), and turns manager pushes into port events.
+ * Everything above src/fabric/ sees only HcaPort.
  */
 import { GSI_QKEY, QPN_GSI } from '../../wire/constants.js';
 import { parseGid } from '../../wire/mgid.js';
@@ -12,14 +13,23 @@ import type {
   HcaPort,
   PortAttributes,
   PortEvent,
+  RcAcceptFn,
+  RcConnectOptions,
+  RcListener,
+  RcQp,
   UdCompletion,
   UdDestination,
   UdQp,
 } from '../hca.js';
 import type { GsiAddress, GsiPort } from '../gsi.js';
 import { GsiSaClient } from '../sa-client.js';
+import { CmService } from './cm-service.js';
 import { FabricClient } from './fabric-client.js';
 import type { ManagerEvent, PortInfoMessage, RoutesMessage } from './control-protocol.js';
+import type { RcPortEvent, RcQpSnapshot } from './native-rc.js';
+import type { PortRc } from './rc-qp.js';
+import { SimRcService } from './rc-service.js';
+import { RtuGate } from './rtu-gate.js';
 
 /** One completion as the endpoint delivers it. */
 export interface EndpointCompletion {
@@ -61,6 +71,8 @@ export interface PortEndpoint {
   counters(): unknown;
   setFaults(f: { lossRate?: number; delayMs?: number; seed?: number }): void;
   setTap(udpPort: number | null): void;
+  /** The RC side of the port (once): RC QPs in the endpoint, their events to `onEvents`. */
+  openRc(onEvents: (events: RcPortEvent[]) => void): PortRc;
   close(): Promise<void>;
 }
 
@@ -72,9 +84,14 @@ export interface SimPortOptions {
   /** Which node's port to take, e.g. `node1`. */
   node: string;
   openEndpoint: PortEndpointFactory;
+  /**
+   * PacketLifeTime exponent the port's CM assumes (4.096 µs × 2^n; default 0x12, what the sim's
+   * SA puts in PathRecords, as OpenSM does). Every CM wait adds two of them; tests shorten it.
+   */
+  cmPacketLifeTime?: number;
 }
 
-const CAPABILITIES: FabricCapabilities = { subnetAdministrator: true, partitions: true, connectedMode: false, wireCapture: true };
+const CAPABILITIES: FabricCapabilities = { subnetAdministrator: true, partitions: true, connectedMode: true, wireCapture: true };
 
 function toAttributes(p: PortInfoMessage): PortAttributes {
   const gid = parseGid(p.gid);
@@ -95,6 +112,10 @@ export class SimHcaPort implements HcaPort {
   readonly capabilities = CAPABILITIES;
   readonly sa: GsiSaClient;
   readonly gsi: GsiPort;
+  /** The port's CM (REQ/REP/RTU/REJ/DREQ/DREP on QP1): it answers every REQ, listened for or not. */
+  readonly cm: CmService;
+  private readonly rc: SimRcService;
+  private readonly rcPort: PortRc;
   private attrs: PortAttributes;
   private readonly eventListeners = new Set<(e: PortEvent) => void>();
   private readonly gsiListeners = new Set<(mad: Buffer, from: GsiAddress) => void>();
@@ -105,6 +126,7 @@ export class SimHcaPort implements HcaPort {
     private readonly client: FabricClient,
     private readonly ep: PortEndpoint,
     info: PortInfoMessage,
+    cmPacketLifeTime: number | undefined,
   ) {
     this.attrs = toAttributes(info);
     const self = this;
@@ -123,6 +145,12 @@ export class SimHcaPort implements HcaPort {
       },
     };
     this.sa = new GsiSaClient(this.gsi, { smLid: () => this.attrs.smLid });
+    const gate = new RtuGate(this.gsi);
+    this.cm = new CmService(gate.port, cmPacketLifeTime === undefined ? {} : { packetLifeTime: cmPacketLifeTime });
+    let rc: SimRcService | undefined;
+    this.rcPort = ep.openRc((events) => rc?.dispatch(events));
+    rc = new SimRcService({ cm: this.cm, gate, rc: this.rcPort, sa: this.sa, attributes: () => this.attrs });
+    this.rc = rc;
     ep.onReceive((batch) => this.dispatch(batch));
     client.onEvent((e) => this.onManagerEvent(e));
     client.onClose(() => {
@@ -141,7 +169,7 @@ export class SimHcaPort implements HcaPort {
       const info = await client.request<PortInfoMessage>({ op: 'attach', node: o.node });
       ep = await o.openEndpoint({ lid: info.lid, gid: parseGid(info.gid), mtuCode: info.mtuCode, pkeys: info.pkeys, state: 'active' });
       ep.createUdQp({ qpn: QPN_GSI, qkey: GSI_QKEY, pkeyIndex: 0 });
-      const port = new SimHcaPort(client, ep, info);
+      const port = new SimHcaPort(client, ep, info, o.cmPacketLifeTime);
       const bound = await client.request<{ routes: RoutesMessage; port: PortInfoMessage }>({ op: 'bind', udpPort: ep.udpPort });
       ep.setRoutes(bound.routes.unicast, bound.routes.multicast);
       port.attrs = toAttributes(bound.port);
@@ -176,9 +204,29 @@ export class SimHcaPort implements HcaPort {
     return qp;
   }
 
+  listenRc(serviceId: bigint, accept: RcAcceptFn): RcListener {
+    return this.rc.listen(serviceId, accept);
+  }
+
+  connectRc(o: RcConnectOptions): Promise<RcQp> {
+    return this.rc.connect(o);
+  }
+
+  /** The port's RC QPs as the endpoint sees them (sim only: tests and diagnostics). */
+  rcQpns(): number[] {
+    return this.rcPort.qpns();
+  }
+
+  /** One RC QP's state, path and engine counters (sim only). */
+  rcQpInfo(qpn: number): RcQpSnapshot {
+    return this.rcPort.qpInfo(qpn);
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.rc.close(); // a DREQ to every connected peer, then the QPs go
+    this.cm.close();
     this.sa.close();
     for (const qp of [...this.qps.values()]) await qp.close();
     this.client.close();

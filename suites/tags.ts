@@ -25,8 +25,12 @@ export const TAGS = {
   pcap: 'capture files',
   tshark: 'cross-checks against Wireshark dissectors',
   native: 'the C++ addon',
+  tun: 'the native TUN data plane of the reference IPoIB stack (TUN device, fast path, punts)',
   cli: 'command-line entry points',
   meta: "checks of the project's own conventions",
+  lab: 'lab files, node transports, cleanup',
+  ssh: 'the SSH transport',
+  'ipoib-stack': 'the reference IPoIB stack (src/ipoib): bring-up, resolution, joins, child interfaces',
 } as const;
 
 export type Tag = keyof typeof TAGS;

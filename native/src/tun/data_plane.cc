@@ -1,0 +1,349 @@
+#include "data_plane.h"
+
+#include <poll.h>
+#include <pthread.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+
+#include "os_error.h"
+
+namespace ipoib::tun {
+
+namespace {
+
+bool SameInterfaceId(const uint8_t* gid, const sim::Gid& ours) { return std::memcmp(gid + 8, ours.data() + 8, 8) == 0; }
+
+void FillGrh(sim::UdSendWr& wr, const GrhFields& g) {
+  wr.hasGrh = true;
+  wr.dgid = g.dgid;
+  wr.hopLimit = g.hopLimit;
+  wr.tclass = g.tclass;
+  wr.flowLabel = g.flowLabel;
+}
+
+}  // namespace
+
+std::shared_ptr<DataPlane> DataPlane::Start(const DataPlaneConfig& config, std::shared_ptr<sim::Endpoint> endpoint,
+                                            std::unique_ptr<HostPort> host, std::shared_ptr<PuntSink> punts) {
+  std::shared_ptr<DataPlane> dp(new DataPlane(config, std::move(endpoint), std::move(host), std::move(punts)));
+  dp->wakeFd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (dp->wakeFd_ < 0) ThrowErrno("eventfd");
+  std::weak_ptr<DataPlane> weak = dp;
+  // Throws for a QPN the endpoint does not have; nothing has started yet.
+  dp->endpoint_->SetQpHandler(config.qpn, [weak](const sim::UdCompletion* c, size_t n) {
+    if (auto self = weak.lock()) self->OnCompletions(c, n);
+  });
+  try {
+    dp->writerThread_ = std::thread(&DataPlane::HostWriterLoop, dp.get());
+    dp->txThread_ = std::thread(&DataPlane::TxLoop, dp.get());
+  } catch (...) {
+    dp->Close();
+    throw;
+  }
+  return dp;
+}
+
+DataPlane::DataPlane(const DataPlaneConfig& config, std::shared_ptr<sim::Endpoint> endpoint,
+                     std::unique_ptr<HostPort> host, std::shared_ptr<PuntSink> punts)
+    : config_(config),
+      endpoint_(std::move(endpoint)),
+      host_(std::move(host)),
+      punts_(std::move(punts)),
+      qkey_(config.qkey),
+      mtu_(config.mtu),
+      localLid_(config.localLid),
+      deliverOwn_(config.deliverOwnMulticast) {}
+
+DataPlane::~DataPlane() { Close(); }
+
+void DataPlane::Close() {
+  bool expected = false;
+  if (!closed_.compare_exchange_strong(expected, true)) return;
+  try {
+    endpoint_->SetQpHandler(config_.qpn, nullptr);
+  } catch (const std::exception&) {
+    // The endpoint is closed or the QP destroyed: no handler left to remove.
+  }
+  stopping_.store(true);
+  if (wakeFd_ >= 0) {
+    const uint64_t one = 1;
+    (void)!::write(wakeFd_, &one, sizeof one);
+  }
+  {
+    std::lock_guard<std::mutex> lock(hostMu_);
+    hostCv_.notify_all();
+  }
+  if (txThread_.joinable()) txThread_.join();
+  if (writerThread_.joinable()) writerThread_.join();
+  host_->Close();
+  if (wakeFd_ >= 0) ::close(wakeFd_);
+  wakeFd_ = -1;
+}
+
+void DataPlane::SetMtu(uint32_t mtu) {
+  host_->SetMtu(mtu);
+  mtu_.store(mtu);
+}
+
+// ---- TX
+
+void DataPlane::WaitForWake(int timeoutMs) {
+  pollfd p{wakeFd_, POLLIN, 0};
+  (void)::poll(&p, 1, timeoutMs);
+}
+
+void DataPlane::TxLoop() {
+  pthread_setname_np(pthread_self(), "tun-tx");  // visible in top -H and perf
+  const int fd = host_->Fd();
+  std::vector<uint8_t> slots(kTxBatch * kTxSlotBytes);
+  size_t lens[kTxBatch];
+  pollfd pfds[2] = {{fd, POLLIN, 0}, {wakeFd_, POLLIN, 0}};
+  while (!stopping_.load()) {
+    const int ready = ::poll(pfds, 2, kPollTimeoutMs);
+    if (stopping_.load()) break;
+    if (ready <= 0) continue;  // timeout or EINTR
+    size_t n = 0;
+    bool failed = false;
+    while (n < kTxBatch) {
+      uint8_t* slot = slots.data() + n * kTxSlotBytes;
+      // The packet lands after room for the IPoIB header, which is written in place later.
+      const ssize_t got = ::read(fd, slot + kIpoibHeaderLen, kTxSlotBytes - kIpoibHeaderLen);
+      if (got < 0) {
+        if (errno == EINTR) continue;
+        if (errno != EAGAIN) {
+          Add(counters_.host_read_errors);
+          failed = true;
+        }
+        break;
+      }
+      lens[n++] = static_cast<size_t>(got);
+    }
+    if (n > 0) ProcessTxBatch(slots.data(), lens, n);
+    // A device that keeps failing (e.g. its namespace went away) must not spin this thread.
+    if (failed) WaitForWake(kPollTimeoutMs);
+  }
+}
+
+void DataPlane::ProcessTxBatch(uint8_t* slots, const size_t* lens, size_t n) {
+  sim::UdSendWr wrs[kTxBatch];
+  size_t count = 0;
+  const uint32_t mtu = mtu_.load(std::memory_order_relaxed);
+  const uint32_t qkey = qkey_.load(std::memory_order_relaxed);
+  {
+    NeighbourTable::Reader table(table_);
+    for (size_t i = 0; i < n; i++) {
+      uint8_t* frame = slots + i * kTxSlotBytes;
+      const uint8_t* ip = frame + kIpoibHeaderLen;
+      const TxDecision d = ClassifyTx(ip, lens[i], mtu);
+      sim::UdSendWr& wr = wrs[count];
+      wr = sim::UdSendWr{};
+      wr.qkey = qkey;
+      wr.pkeyIndex = config_.pkeyIndex;
+      const Neighbour* nb = nullptr;
+      const Group* group = nullptr;
+      if (d.kind == TxKind::kUnicast) {
+        nb = table.FindNeighbour(d.dst);
+        // A unicast-looking address JS mapped to a group: a subnet-directed broadcast.
+        if (nb == nullptr) group = table.FindGroup(d.dst);
+        if (nb == nullptr && group == nullptr) {
+          PuntTx(PuntReason::kNoNeighbour, ip, lens[i]);
+          continue;
+        }
+      } else if (d.kind == TxKind::kMulticast) {
+        group = table.FindGroup(d.dst);
+        if (group == nullptr) {
+          PuntTx(PuntReason::kNoGroup, ip, lens[i]);
+          continue;
+        }
+      } else {
+        PuntTx(d.reason, ip, lens[i]);
+        continue;
+      }
+      if (nb != nullptr) {
+        wr.dlid = nb->dlid;
+        wr.dqpn = nb->dqpn;
+        wr.sl = nb->sl;
+        if (nb->hasGrh) FillGrh(wr, nb->grh);
+      } else {
+        wr.dlid = group->mlid;
+        wr.dqpn = sim::kMulticastQpn;
+        wr.sl = group->sl;
+        FillGrh(wr, group->grh);
+      }
+      frame[0] = static_cast<uint8_t>(d.etherType >> 8);
+      frame[1] = static_cast<uint8_t>(d.etherType);
+      frame[2] = frame[3] = 0;  // reserved: sent as zero
+      wr.payload = frame;
+      wr.payloadLen = lens[i] + kIpoibHeaderLen;
+      count++;
+    }
+  }
+  Post(wrs, count);
+}
+
+void DataPlane::PuntTx(PuntReason reason, const uint8_t* packet, size_t len) {
+  PuntMeta meta;
+  meta.reason = reason;
+  if (!punts_->Punt(meta, packet, len)) {
+    Add(counters_.tx_drop_punt_queue_full);
+    Add(counters_.tx_dropped);
+    return;
+  }
+  switch (reason) {
+    case PuntReason::kNoNeighbour: Add(counters_.tx_punt_no_neighbour); break;
+    case PuntReason::kNoGroup: Add(counters_.tx_punt_no_group); break;
+    case PuntReason::kTooBig: Add(counters_.tx_punt_too_big); break;
+    case PuntReason::kNotIp: Add(counters_.tx_punt_not_ip); break;
+    case PuntReason::kMalformed: Add(counters_.tx_punt_malformed); break;
+    case PuntReason::kTxNd: Add(counters_.tx_punt_nd); break;
+    default: break;
+  }
+}
+
+void DataPlane::Post(const sim::UdSendWr* wrs, size_t n) {
+  if (n == 0) return;
+  auto counted = [this](const sim::UdSendWr* w, size_t k) {
+    uint64_t bytes = 0;
+    for (size_t i = 0; i < k; i++) bytes += w[i].payloadLen;
+    Add(counters_.tx_packets, k);
+    Add(counters_.tx_bytes, bytes);
+  };
+  try {
+    endpoint_->PostSendUd(config_.qpn, wrs, n);
+    counted(wrs, n);
+    Add(counters_.tx_batches);
+    return;
+  } catch (const std::exception&) {
+    // One refused WR refuses the whole batch: post them one by one so the rest still go.
+  }
+  for (size_t i = 0; i < n; i++) {
+    try {
+      endpoint_->PostSendUd(config_.qpn, wrs + i, 1);
+      counted(wrs + i, 1);
+    } catch (const std::exception&) {
+      Add(counters_.tx_errors);
+    }
+  }
+}
+
+void DataPlane::SendUd(const sim::UdSendWr& wr) {
+  try {
+    endpoint_->PostSendUd(config_.qpn, &wr, 1);
+  } catch (...) {
+    Add(counters_.tx_errors);
+    throw;
+  }
+  Add(counters_.tx_packets);
+  Add(counters_.tx_bytes, wr.payloadLen);
+}
+
+// ---- RX
+
+bool DataPlane::IsOwnEcho(const sim::UdCompletion& c) const {
+  if (c.slid != localLid_.load(std::memory_order_relaxed) || c.srcQp != config_.qpn) return false;
+  // Same LID and QPN but another port's interface ID in the GRH: a different port behind the
+  // same LID (as the kernel reasons), so not ours.
+  return !(c.hasGrh && !SameInterfaceId(c.sgid, config_.localGid));
+}
+
+void DataPlane::OnCompletions(const sim::UdCompletion* c, size_t n) {
+  if (closed_.load()) return;
+  const bool deliverOwn = deliverOwn_.load(std::memory_order_relaxed);
+  bool queued = false;
+  std::unique_lock<std::mutex> lock(hostMu_);
+  for (size_t i = 0; i < n; i++) {
+    const sim::UdCompletion& x = c[i];
+    if (!deliverOwn && IsOwnEcho(x)) {
+      Add(counters_.rx_drop_own_echo);
+      Add(counters_.rx_dropped);
+      continue;
+    }
+    const RxDecision d = ClassifyRx(x.payload, x.payloadLen);
+    if (d.kind == RxKind::kDropShort || d.kind == RxKind::kDropBadIp) {
+      Add(d.kind == RxKind::kDropShort ? counters_.rx_drop_short : counters_.rx_drop_bad_ip);
+      Add(counters_.rx_dropped);
+      continue;
+    }
+    if (d.kind == RxKind::kToHost) {
+      const size_t ipLen = x.payloadLen - kIpoibHeaderLen;
+      if (hostPending_.lengths.size() >= kMaxHostQueuePackets || hostPending_.octets.size() + ipLen > kMaxHostQueueOctets) {
+        Add(counters_.rx_drop_queue_full);
+        Add(counters_.rx_dropped);
+        continue;
+      }
+      hostPending_.octets.insert(hostPending_.octets.end(), x.payload + kIpoibHeaderLen, x.payload + x.payloadLen);
+      hostPending_.lengths.push_back(static_cast<uint32_t>(ipLen));
+      queued = true;
+      // rx_packets/rx_bytes count when the writer has written it.
+    } else {
+      PuntMeta meta;
+      meta.reason = d.reason;
+      meta.slid = x.slid;
+      meta.dlid = x.dlid;
+      meta.srcQp = x.srcQp;
+      meta.sl = x.sl;
+      meta.pkey = x.pkey;
+      meta.qkey = x.qkey;
+      if (x.hasGrh) {
+        meta.sgid = x.sgid;
+        meta.dgid = x.dgid;
+      }
+      if (!punts_->Punt(meta, x.payload, x.payloadLen)) {
+        Add(counters_.rx_drop_punt_queue_full);
+        Add(counters_.rx_dropped);
+        continue;
+      }
+      Add(d.reason == PuntReason::kArp    ? counters_.rx_punt_arp
+          : d.reason == PuntReason::kRxNd ? counters_.rx_punt_nd
+                                          : counters_.rx_punt_other_type);
+      Add(counters_.rx_packets);
+      Add(counters_.rx_bytes, x.payloadLen);
+    }
+    if (d.reservedNonZero) Add(counters_.rx_reserved_nonzero);
+    if (x.hasGrh && x.dgid[0] == 0xFF &&
+        !(config_.hasBroadcastMgid && std::memcmp(x.dgid, config_.broadcastMgid.data(), 16) == 0)) {
+      Add(counters_.multicast);
+    }
+  }
+  if (queued) hostCv_.notify_one();
+}
+
+void DataPlane::HostWriterLoop() {
+  pthread_setname_np(pthread_self(), "tun-host-write");
+  const int fd = host_->Fd();
+  HostQueue writing;
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(hostMu_);
+      hostCv_.wait_for(lock, std::chrono::milliseconds(kPollTimeoutMs),
+                       [this] { return stopping_.load() || !hostPending_.lengths.empty(); });
+      if (stopping_.load()) return;
+      std::swap(writing, hostPending_);
+    }
+    const uint8_t* p = writing.octets.data();
+    for (uint32_t len : writing.lengths) {
+      if (::write(fd, p, len) < 0) {
+        Add(counters_.rx_drop_host_write);
+        Add(counters_.rx_dropped);
+      } else {
+        Add(counters_.rx_packets);
+        Add(counters_.rx_bytes, len + kIpoibHeaderLen);
+      }
+      p += len;
+    }
+    writing.Clear();
+  }
+}
+
+void DataPlane::InjectToHost(const uint8_t* packet, size_t len) {
+  if (closed_.load()) throw OsError("write", EBADF);
+  if (::write(host_->Fd(), packet, len) < 0) ThrowErrno("write");
+  Add(counters_.host_injected_packets);
+  Add(counters_.host_injected_bytes, len);
+}
+
+}  // namespace ipoib::tun

@@ -1,0 +1,152 @@
+// The IPoIB datagram-mode fast path between a host port (a TUN device) and one UD QP of a
+// simulated-fabric endpoint. No JavaScript runs per packet:
+//
+//   TX thread      poll(host, wake) -> read() up to kTxBatch packets -> ClassifyTx -> neighbour
+//                  or group lookup (one shared lock per batch) -> write the 4-octet IPoIB header
+//                  in front of each packet, in place -> one Endpoint::PostSendUd per batch
+//   RX (endpoint   the QP handler: own-echo filter -> ClassifyRx -> IP packets queued for the
+//   receive thread) host writer, the rest punted
+//   host writer    drains that queue with one write() per packet
+//
+// Whatever the fast path does not handle goes to a PuntSink (JavaScript, in batches) with a
+// PuntReason; JS may finish the job with SendUd() / InjectToHost(). Everything is counted
+// (data_plane_counters.h).
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "../sim/endpoint.h"
+#include "data_plane_counters.h"
+#include "host_port.h"
+#include "neighbour_table.h"
+#include "packet_classify.h"
+
+namespace ipoib::tun {
+
+// What JS learns about a punted packet besides its octets. RX fields are zero for TX punts.
+struct PuntMeta {
+  PuntReason reason = PuntReason::kCount;
+  uint16_t slid = 0, dlid = 0;
+  uint32_t srcQp = 0;
+  uint8_t sl = 0;
+  uint16_t pkey = 0;
+  uint32_t qkey = 0;
+  const uint8_t* sgid = nullptr;  // 16 octets each when the frame came with a GRH
+  const uint8_t* dgid = nullptr;
+};
+
+class PuntSink {
+ public:
+  virtual ~PuntSink() = default;
+  // From the TX thread and the endpoint's receive thread. `data` is the IP packet (TX) or the
+  // whole IPoIB frame, header included (RX), valid only during the call. False when the punt
+  // was not taken (queue full, or the sink is closing).
+  virtual bool Punt(const PuntMeta& meta, const uint8_t* data, size_t len) = 0;
+};
+
+struct DataPlaneConfig {
+  uint32_t qpn = 0;       // the interface's UD QP on the endpoint (created by the control plane)
+  uint32_t qkey = 0;      // sent in every DETH (the broadcast group's Q_Key)
+  uint16_t pkeyIndex = 0;
+  uint32_t mtu = 0;       // interface MTU: longer host packets are punted as too-big
+  uint16_t localLid = 0;  // with qpn, recognises our own frames coming back
+  sim::Gid localGid{};
+  bool hasBroadcastMgid = false;  // frames to it do not count as `multicast`
+  sim::Gid broadcastMgid{};
+  bool deliverOwnMulticast = false;
+};
+
+class DataPlane : public std::enable_shared_from_this<DataPlane> {
+ public:
+  static constexpr size_t kTxBatch = 64;
+  static constexpr size_t kTxSlotBytes = kIpoibHeaderLen + 65536;  // any IP packet fits
+  static constexpr int kPollTimeoutMs = 100;                      // a backstop: Close() wakes us
+  static constexpr size_t kMaxHostQueuePackets = 8192;
+  static constexpr size_t kMaxHostQueueOctets = 16u << 20;
+
+  // Installs the QP handler and starts the two threads. Throws sim::EndpointError (no such QP),
+  // OsError (eventfd) or std::system_error (threads).
+  static std::shared_ptr<DataPlane> Start(const DataPlaneConfig& config, std::shared_ptr<sim::Endpoint> endpoint,
+                                          std::unique_ptr<HostPort> host, std::shared_ptr<PuntSink> punts);
+  ~DataPlane();
+  DataPlane(const DataPlane&) = delete;
+  DataPlane& operator=(const DataPlane&) = delete;
+
+  // Removes the QP handler, stops and joins the threads, closes the host port (a TUN device
+  // disappears). Idempotent; counters stay readable.
+  void Close();
+  bool Closed() const { return closed_.load(); }
+
+  NeighbourTable& Table() { return table_; }
+  // Valid until Close().
+  HostPort& Host() { return *host_; }
+
+  void SetQkey(uint32_t qkey) { qkey_.store(qkey); }
+  // Sets the host port's MTU first (throws OsError), then the limit the TX path applies.
+  void SetMtu(uint32_t mtu);
+  void SetLocalLid(uint16_t lid) { localLid_.store(lid); }
+  void SetDeliverOwnMulticast(bool on) { deliverOwn_.store(on); }
+
+  // Posts one frame JS built (e.g. an ARP reply, or a punted packet it resolved). Counted like
+  // the fast path's; an endpoint refusal counts tx_errors and is rethrown.
+  void SendUd(const sim::UdSendWr& wr);
+  // Writes one IP packet to the host. Throws OsError.
+  void InjectToHost(const uint8_t* packet, size_t len);
+
+  CounterSnapshot Counters() const { return counters_.Snapshot(); }
+  uint32_t Qpn() const { return config_.qpn; }
+
+ private:
+  DataPlane(const DataPlaneConfig& config, std::shared_ptr<sim::Endpoint> endpoint, std::unique_ptr<HostPort> host,
+            std::shared_ptr<PuntSink> punts);
+
+  void TxLoop();
+  void ProcessTxBatch(uint8_t* slots, const size_t* lens, size_t n);
+  void PuntTx(PuntReason reason, const uint8_t* packet, size_t len);
+  void Post(const sim::UdSendWr* wrs, size_t n);
+  void WaitForWake(int timeoutMs);
+
+  void OnCompletions(const sim::UdCompletion* c, size_t n);
+  bool IsOwnEcho(const sim::UdCompletion& c) const;
+  void HostWriterLoop();
+
+  const DataPlaneConfig config_;
+  std::shared_ptr<sim::Endpoint> endpoint_;
+  std::unique_ptr<HostPort> host_;
+  std::shared_ptr<PuntSink> punts_;
+  NeighbourTable table_;
+  tun::Counters counters_;
+
+  std::atomic<uint32_t> qkey_;
+  std::atomic<uint32_t> mtu_;
+  std::atomic<uint16_t> localLid_;
+  std::atomic<bool> deliverOwn_;
+
+  std::atomic<bool> closed_{false};
+  std::atomic<bool> stopping_{false};
+  int wakeFd_ = -1;
+  std::thread txThread_;
+  std::thread writerThread_;
+
+  // IP packets on their way to the host: filled by the receive thread, drained by the writer.
+  struct HostQueue {
+    std::vector<uint8_t> octets;
+    std::vector<uint32_t> lengths;
+    void Clear() {
+      octets.clear();
+      lengths.clear();
+    }
+  };
+  std::mutex hostMu_;
+  std::condition_variable hostCv_;
+  HostQueue hostPending_;  // guarded by hostMu_
+};
+
+}  // namespace ipoib::tun

@@ -1,0 +1,694 @@
+/**
+ * One IPoIB interface in datagram mode (RFC 4391) on one HcaPort and one P_Key: a parent
+ * (`ib0`, P_Key from index 0 of the port table) or a child (`ib0.8001`, a fixed P_Key). It
+ * behaves like Linux ib_ipoib where the project's research says how:
+ *
+ * Bring-up (open): find the P_Key in the port table (absent: up without carrier until a
+ * pkey-change brings it), create the UD QP with Q_Key 0, join the broadcast group as a full
+ * member, set the QP's Q_Key from the group record, attach, take MTU = group MTU - 4 (within
+ * the admin MTU) and only then turn the carrier on. Joins are retried with the kernel's
+ * backoff, and only while the port is active.
+ *
+ * Port events, each a kernel flush level: client-reregister → light (paths marked invalid,
+ * every group left and joined again); port-down, port-active, lid-change → normal (carrier
+ * off, groups and paths flushed, then up again); pkey-change → heavy (the P_Key read again;
+ * the QP replaced when its table index moved; nothing happens when nothing changed).
+ *
+ * Host side: `transmit(packet, etherType)` takes IPv4/IPv6 packets from the host, the stack
+ * resolves the destination (ARP, ND, multicast mapping and joins) and sends; `onDeliver`
+ * hands received IP packets to the host. ARP and ND are answered by the stack itself. The
+ * receive callback never throws: malformed frames are counted and dropped.
+ *
+ * Deliberate differences from Linux, each because the fabric API or the stack's job differs:
+ * the QP is created when the P_Key is first found, and replaced (new QPN) when its P_Key index
+ * moves, since UdQp cannot change its P_Key index; after a parent's P_Key change the host's
+ * multicast groups are mapped again with the new P_Key (Linux keeps the old MGIDs, a known
+ * problem); DAD is not run.
+ */
+import type { HcaPort, PortEvent, UdCompletion, UdDestination, UdQp } from '../fabric/hca.js';
+import { IpoibControlError, StateError } from '../errors.js';
+import { WireError } from '../wire/codec.js';
+import { ETH_P_IP, ETH_P_IPV6, IPOIB_HWADDR_LEN, MGID_SCOPE_LINK } from '../wire/constants.js';
+import { broadcastHwAddr, formatHwAddr, type IpoibHwAddr } from '../wire/ipoib-hwaddr.js';
+import { formatIpv6 } from '../wire/ip-text.js';
+import { type IidProfile, linkLocalFromGuid } from '../wire/ipv6-iid.js';
+import { ipv4Header } from '../wire/ipv4.js';
+import { ipv6Packet } from '../wire/ipv6.js';
+import type { McMemberRecord } from '../wire/mcmember-record.js';
+import { broadcastMgid, mgidForIpv6Group } from '../wire/mgid.js';
+import { InterfaceAddresses } from './addresses.js';
+import { type IpoibClock, OneShot, systemClock } from './clock.js';
+import { type EthtoolStatName, IpoibCounters, type IpoibStatName } from './counters.js';
+import { formatMcgDump, formatPathDump } from './debugfs.js';
+import { classifyReceived, frame, isNonBroadcastMulticast } from './frames.js';
+import { HostGroups } from './host-groups.js';
+import { strtoulBase0 } from './kernel-text.js';
+import { type McastGroupInfo, McastManager } from './mcast-manager.js';
+import { DatagramMtu } from './mtu.js';
+import { allNodesAddress, parseNd, solicitedNodeAddress } from './nd-messages.js';
+import { type IpFamily, NEIGH_GC_INTERVAL_MS, NEIGH_IDLE_LIMIT_MS, type NeighbourInfo, NeighbourTable } from './neighbours.js';
+import { PATH_QUERY_TIMEOUT_MS, PathTable } from './paths.js';
+import { findPkeyIndex, withFullBit } from './pkey-table.js';
+import { PortMcastDb } from './port-mcast-db.js';
+import { Resolver } from './resolver.js';
+import { txDestination } from './tx-destination.js';
+
+/** Where the interface is in its bring-up. */
+export type LinkState =
+  /** Admin down. */
+  | 'down'
+  /** Up, but the P_Key is not in the port's table (or is invalid): no carrier. */
+  | 'no-pkey'
+  /** Up, but the port is not active: joins are suspended, no carrier. */
+  | 'port-down'
+  /** Up, the broadcast join is in flight or waiting for its retry: no carrier. */
+  | 'joining'
+  /** Broadcast group joined and attached: carrier on. */
+  | 'up';
+
+export type ChildType = 'parent' | 'legacy' | 'rtnl';
+
+/** The host side of an interface: what the TUN data plane plugs into. */
+export interface IpoibHostSide {
+  /** An IP packet (IPv4 0x0800 or IPv6 0x86dd) from the host; the stack picks its destination. */
+  transmit(packet: Buffer, etherType: number): void;
+  /** Subscribes to IP packets for the host; returns the unsubscribe function. */
+  onDeliver(cb: (packet: Buffer, etherType: number) => void): () => void;
+}
+
+export interface IpoibInterfaceOptions {
+  name: string;
+  port: HcaPort;
+  /** A child's P_Key as requested (0x8000 is ORed in); absent for a parent, which follows index 0 of the table. */
+  pkey?: number;
+  /** A child's parent interface name. */
+  parent?: string;
+  /** How a child was made: sysfs create_child (`legacy`) or netlink (`rtnl`). Default `parent`, or `legacy` with `parent`. */
+  childType?: ChildType;
+  clock?: IpoibClock;
+  log?: (line: string) => void;
+  /** IPv6 interface identifier from the GUID: `linux` (default) or `rfc` (RFC 4391 §8). */
+  iidProfile?: IidProfile;
+  /** Scope of the broadcast group and every mapped MGID; default 2 (link-local). */
+  scope?: number;
+  /** The port's multicast database, shared by the port's interfaces (IpoibHost passes one). */
+  mcastDb?: PortMcastDb;
+  /** Join 224.0.0.1 and ff02::1 as every Linux host does on an interface; default true. */
+  defaultGroups?: boolean;
+  /** SA timeout for joins and leaves; default the SA client's. */
+  joinTimeoutMs?: number;
+  /** SA timeout for path queries; default 1000 ms, the kernel's. */
+  pathTimeoutMs?: number;
+}
+
+/** What `ipoibctl show` prints: the interface as `ip -d link` and sysfs describe it. */
+export interface InterfaceInfo {
+  name: string;
+  parent: string | null;
+  childType: ChildType;
+  /** ARPHRD_INFINIBAND. */
+  type: 32;
+  addrLen: typeof IPOIB_HWADDR_LEN;
+  address: string;
+  broadcast: string;
+  pkey: number;
+  mtu: number;
+  adminMtu: number;
+  mcastMtu: number;
+  carrier: boolean;
+  state: LinkState;
+  mode: 'datagram';
+  umcast: 0 | 1;
+  qpn: number | null;
+  qkey: number;
+  ipv4: string[];
+  ipv6: string[];
+}
+
+type FlushLevel = 'light' | 'normal' | 'heavy';
+
+export class IpoibInterface implements IpoibHostSide {
+  readonly name: string;
+  readonly parent: string | undefined;
+  readonly childType: ChildType;
+  readonly counters = new IpoibCounters();
+  private readonly port: HcaPort;
+  private readonly clock: IpoibClock;
+  private readonly log: (line: string) => void;
+  private readonly scope: number;
+  private readonly fixedPkey: number | undefined;
+  private readonly addresses: InterfaceAddresses;
+  private readonly mtuState: DatagramMtu;
+  private readonly mcast: McastManager;
+  private readonly paths: PathTable;
+  private readonly neigh: NeighbourTable;
+  private readonly gcTimer: OneShot;
+  private readonly resolver: Resolver;
+  private readonly hostGroups: HostGroups;
+  private readonly deliverListeners = new Set<(packet: Buffer, etherType: number) => void>();
+  private readonly stateListeners = new Set<(state: LinkState) => void>();
+  private readonly unsubscribePort: () => void;
+  private qp: UdQp | undefined;
+  private unsubscribeQp: (() => void) | undefined;
+  private pkeyValue: number;
+  private pkeyIndex: number | undefined;
+  private lid: number;
+  private gid: Buffer;
+  private qkeyValue = 0;
+  private adminUp = false;
+  private carrierOn = false;
+  private linkState: LinkState = 'down';
+  private umcastFlag = false;
+  private destroyed = false;
+  /** Lifecycle operations run one at a time, in order. */
+  private serial: Promise<void> = Promise.resolve();
+
+  constructor(o: IpoibInterfaceOptions) {
+    this.name = o.name;
+    this.parent = o.parent;
+    this.childType = o.childType ?? (o.parent !== undefined ? 'legacy' : 'parent');
+    this.port = o.port;
+    this.clock = o.clock ?? systemClock;
+    this.log = o.log ?? (() => undefined);
+    this.scope = o.scope ?? MGID_SCOPE_LINK;
+    this.fixedPkey = o.pkey === undefined ? undefined : withFullBit(o.pkey);
+    const attrs = o.port.attributes();
+    this.lid = attrs.lid;
+    this.gid = Buffer.from(attrs.gid);
+    this.pkeyValue = this.fixedPkey ?? withFullBit(attrs.pkeys[0] ?? 0);
+    this.mtuState = new DatagramMtu(attrs.activeMtuCode);
+    this.addresses = new InterfaceAddresses(linkLocalFromGuid(this.gid.subarray(8, 16), o.iidProfile ?? 'linux').address);
+    this.gcTimer = new OneShot(this.clock);
+    const say = (line: string): void => this.log(`${this.name}: ${line}`);
+    this.mcast = new McastManager({
+      clock: this.clock,
+      counters: this.counters,
+      sa: o.port.sa,
+      db: o.mcastDb ?? new PortMcastDb(),
+      holder: this,
+      log: say,
+      pkey: () => this.pkeyValue,
+      broadcastMgid: () => this.broadcastMgid(),
+      qp: () => this.qp,
+      umcast: () => this.umcastFlag,
+      joinTimeoutMs: o.joinTimeoutMs,
+      setQkey: (qkey) => this.setQkey(qkey),
+      broadcastReady: (rec) => this.broadcastReady(rec),
+      qkey: () => this.qkeyValue,
+      post: (dest, f) => this.post(dest, f),
+    });
+    this.paths = new PathTable({
+      counters: this.counters,
+      sa: o.port.sa,
+      queryTimeoutMs: o.pathTimeoutMs ?? PATH_QUERY_TIMEOUT_MS,
+      log: say,
+      pkey: () => this.pkeyValue,
+      qkey: () => this.qkeyValue,
+      post: (dest, f) => this.post(dest, f),
+      pathFailed: (dgid) => this.neigh.removeByGid(dgid),
+    });
+    this.neigh = new NeighbourTable({
+      clock: this.clock,
+      counters: this.counters,
+      log: say,
+      solicit: (ip, family) => this.resolver.solicit(ip, family),
+      sendTo: (hw, f) => this.paths.send(hw.gid, hw.qpn, f),
+    });
+    this.resolver = new Resolver({
+      counters: this.counters,
+      addresses: this.addresses,
+      neigh: this.neigh,
+      paths: this.paths,
+      log: say,
+      hwAddr: () => this.hwAddr(),
+      broadcastMgid: () => this.broadcastMgid(),
+      ipv6Mgid: (group) => mgidForIpv6Group(formatIpv6(group), this.pkeyValue, this.scope),
+      sendMulticast: (mgid, f) => this.mcast.send(mgid, f),
+    });
+    this.hostGroups = new HostGroups(this.mcast, () => ({ pkey: this.pkeyValue, scope: this.scope }));
+    this.hostGroups.join(formatIpv6(solicitedNodeAddress(this.addresses.linkLocal.bytes)));
+    if (o.defaultGroups !== false) {
+      this.hostGroups.join('224.0.0.1');
+      this.hostGroups.join(formatIpv6(allNodesAddress()));
+    }
+    this.unsubscribePort = o.port.onEvent((e) => this.onPortEvent(e));
+  }
+
+  // ---- observation ---------------------------------------------------------------------------
+
+  /** The P_Key with the full-membership bit, as sysfs `pkey` shows it. */
+  get pkey(): number {
+    return this.pkeyValue;
+  }
+
+  get state(): LinkState {
+    return this.linkState;
+  }
+
+  get carrier(): boolean {
+    return this.carrierOn;
+  }
+
+  get mtu(): number {
+    return this.mtuState.mtu;
+  }
+
+  get qkey(): number {
+    return this.qkeyValue;
+  }
+
+  get qpn(): number | undefined {
+    return this.qp?.qpn;
+  }
+
+  get umcast(): 0 | 1 {
+    return this.umcastFlag ? 1 : 0;
+  }
+
+  /** Datagram only: connected mode is not implemented (the address flags octet is 0x00). */
+  get mode(): 'datagram' {
+    return 'datagram';
+  }
+
+  /** The 20-octet link-layer address: flags 0x00 (no connected mode), the UD QPN, the port GID. */
+  hwAddr(): IpoibHwAddr {
+    return { flags: 0, qpn: this.qp?.qpn ?? 0, gid: Buffer.from(this.gid) };
+  }
+
+  /** The broadcast address: 00:ff:ff:ff then the broadcast MGID with this interface's P_Key. */
+  broadcastAddr(): IpoibHwAddr {
+    return broadcastHwAddr(this.pkeyValue, this.scope);
+  }
+
+  broadcastMgid(): Buffer {
+    return broadcastMgid(this.pkeyValue, this.scope);
+  }
+
+  /** The IPv6 link-local address from the port GUID. */
+  linkLocal(): string {
+    return this.addresses.linkLocal.ip;
+  }
+
+  addressList(family?: IpFamily): string[] {
+    return this.addresses.list(family).map((a) => `${a.ip}/${a.prefixLen}`);
+  }
+
+  info(): InterfaceInfo {
+    return {
+      name: this.name,
+      parent: this.parent ?? null,
+      childType: this.childType,
+      type: 32,
+      addrLen: IPOIB_HWADDR_LEN,
+      address: formatHwAddr(this.hwAddr()),
+      broadcast: formatHwAddr(this.broadcastAddr()),
+      pkey: this.pkeyValue,
+      mtu: this.mtuState.mtu,
+      adminMtu: this.mtuState.adminMtu,
+      mcastMtu: this.mtuState.mcastMtu,
+      carrier: this.carrierOn,
+      state: this.linkState,
+      mode: 'datagram',
+      umcast: this.umcast,
+      qpn: this.qp?.qpn ?? null,
+      qkey: this.qkeyValue,
+      ipv4: this.addressList(4),
+      ipv6: this.addressList(6),
+    };
+  }
+
+  /** Every counter by name (the eight ethtool ones first). */
+  stats(): Record<IpoibStatName, number> {
+    return this.counters.snapshot();
+  }
+
+  /** `ethtool -S`: the kernel's eight counters in its order. */
+  ethtoolStats(): Array<[EthtoolStatName, number]> {
+    return this.counters.ethtool();
+  }
+
+  neighbours(): NeighbourInfo[] {
+    return this.neigh.list();
+  }
+
+  multicastGroups(): McastGroupInfo[] {
+    return this.mcast.info();
+  }
+
+  /** `<if>_mcg` in the kernel's debugfs layout. */
+  mcgDump(): string {
+    return formatMcgDump(this.mcast.rows());
+  }
+
+  /** `<if>_path` in the kernel's debugfs layout. */
+  pathDump(): string {
+    return formatPathDump(this.paths.rows());
+  }
+
+  onStateChange(cb: (state: LinkState) => void): () => void {
+    this.stateListeners.add(cb);
+    return () => this.stateListeners.delete(cb);
+  }
+
+  onDeliver(cb: (packet: Buffer, etherType: number) => void): () => void {
+    this.deliverListeners.add(cb);
+    return () => this.deliverListeners.delete(cb);
+  }
+
+  // ---- control -------------------------------------------------------------------------------
+
+  /** Admin up (`ip link set up`): resolves once bring-up has started; carrier follows the join. */
+  open(): Promise<void> {
+    return this.run(async () => {
+      if (this.destroyed) throw new StateError(`${this.name}.open`, 'destroyed');
+      if (this.adminUp) return;
+      this.adminUp = true;
+      this.armGc();
+      await this.bringUp();
+    });
+  }
+
+  /** Admin down: carrier off, every group left, paths dropped; the QP (and its QPN) stays. */
+  close(): Promise<void> {
+    return this.run(async () => {
+      if (!this.adminUp) return;
+      this.adminUp = false;
+      this.gcTimer.cancel();
+      this.goDown();
+      this.setState('down');
+    });
+  }
+
+  /** Closes and releases everything (the interface is being deleted). */
+  destroy(): Promise<void> {
+    return this.run(async () => {
+      if (this.destroyed) return;
+      this.destroyed = true;
+      this.adminUp = false;
+      this.gcTimer.cancel();
+      this.unsubscribePort();
+      this.goDown();
+      this.neigh.clear();
+      this.setState('down');
+      await this.dropQp();
+    });
+  }
+
+  /** `ip link set mtu N` in datagram mode: EINVAL outside [72, port max - 4]; applied as min(mcast MTU, N). */
+  setMtu(mtu: number): void {
+    this.mtuState.change(mtu, `${this.name}.mtu`);
+  }
+
+  /** `mode`: datagram is a no-op; connected fails with EINVAL as on a kernel without connected-mode support. */
+  setMode(mode: 'datagram' | 'connected'): void {
+    if (mode === 'datagram') return;
+    throw new IpoibControlError(`${this.name}.mode`, 'EINVAL', 'connected mode is not supported (the address flags octet has no 0x80)');
+  }
+
+  /** `umcast`: a number > 0 sets the flag; text is read as simple_strtoul(…, 0), so garbage clears it. */
+  setUmcast(value: number | string): void {
+    const n = typeof value === 'number' ? value : strtoulBase0(value);
+    const on = n > 0;
+    if (on && !this.umcastFlag) this.log(`${this.name}: ignoring multicast groups joined directly by userspace`);
+    this.umcastFlag = on;
+  }
+
+  /** `ip addr add`: IPv4 or IPv6 with an optional prefix length; an IPv6 address also joins its solicited-node group. */
+  addAddress(cidr: string): void {
+    const a = this.addresses.add(cidr, `${this.name}.addAddress`);
+    if (a.family === 6) this.hostGroups.join(formatIpv6(solicitedNodeAddress(a.bytes)));
+  }
+
+  removeAddress(cidr: string): void {
+    const a = this.addresses.remove(cidr, `${this.name}.removeAddress`);
+    if (a.family === 6) this.hostGroups.leave(formatIpv6(solicitedNodeAddress(a.bytes)));
+  }
+
+  /** The host joins an IP multicast group (IPv4 224/4 or IPv6 ff00::/8): a full-member IB join. */
+  joinGroup(ip: string): void {
+    this.hostGroups.join(HostGroups.groupText(ip, `${this.name}.joinGroup`));
+  }
+
+  /** The host leaves an IP multicast group; EADDRNOTAVAIL when it was not joined. */
+  leaveGroup(ip: string): void {
+    const text = HostGroups.groupText(ip, `${this.name}.leaveGroup`);
+    if (!this.hostGroups.has(text)) throw new IpoibControlError(`${this.name}.leaveGroup`, 'EADDRNOTAVAIL', `${text} is not joined`);
+    this.hostGroups.leave(text);
+  }
+
+  // ---- host side -----------------------------------------------------------------------------
+
+  transmit(packet: Buffer, etherType: number): void {
+    try {
+      this.transmitOne(packet, etherType);
+    } catch (e) {
+      this.counters.inc('tx_errors');
+      this.log(`${this.name}: transmit failed: ${(e as Error).message}`);
+    }
+  }
+
+  private transmitOne(packet: Buffer, etherType: number): void {
+    if (!this.carrierOn) return this.txDrop('tx_dropped_no_carrier');
+    if (!Buffer.isBuffer(packet)) return this.txDrop('tx_dropped_bad_packet');
+    if (packet.length > this.mtuState.mcastMtu) {
+      this.counters.inc('tx_errors');
+      return this.txDrop('tx_dropped_too_long');
+    }
+    const d = txDestination(packet, etherType, { pkey: this.pkeyValue, scope: this.scope, ipv4Broadcasts: this.addresses.ipv4Broadcasts() });
+    if (d.kind === 'invalid') return this.txDrop('tx_dropped_bad_packet');
+    const f = frame(etherType, packet);
+    if (d.kind === 'multicast') this.mcast.send(d.mgid, f);
+    else this.neigh.send(d.ip, d.family, f);
+  }
+
+  private txDrop(why: IpoibStatName): void {
+    this.counters.inc('tx_dropped');
+    this.counters.inc(why);
+  }
+
+  /** Posts one frame on the UD QP and counts it. */
+  private post(dest: UdDestination, f: Buffer): void {
+    const qp = this.qp;
+    if (!qp || !this.adminUp) return this.txDrop('tx_dropped_no_carrier');
+    try {
+      qp.send(dest, f);
+      this.counters.inc('tx_packets');
+      this.counters.inc('tx_bytes', f.length);
+    } catch (e) {
+      this.counters.inc('tx_errors');
+      this.log(`${this.name}: send failed: ${(e as Error).message}`);
+    }
+  }
+
+  // ---- receive -------------------------------------------------------------------------------
+
+  private onReceive(batch: readonly UdCompletion[]): void {
+    for (const c of batch) {
+      try {
+        this.receiveOne(c);
+      } catch (e) {
+        // A frame the checks let through but a handler choked on: still never out of the callback.
+        this.counters.inc('rx_dropped');
+        this.log(`${this.name}: receive handler failed: ${(e as Error).message}`);
+      }
+    }
+  }
+
+  private receiveOne(c: UdCompletion): void {
+    const qp = this.qp;
+    if (!qp || !this.adminUp) return; // a QP of a down interface is not in RTS: nothing arrives
+    const v = classifyReceived(c, { lid: this.lid, qpn: qp.qpn, gid: this.gid });
+    if (v.action === 'drop') {
+      if (v.reason === 'own-echo') return this.counters.inc('rx_own_echo');
+      this.counters.inc('rx_dropped');
+      this.counters.inc(v.reason === 'short' ? 'rx_dropped_short' : 'rx_dropped_ethertype');
+      return;
+    }
+    this.counters.inc('rx_packets');
+    this.counters.inc('rx_bytes', v.payload.length);
+    if (isNonBroadcastMulticast(c, this.broadcastMgid())) this.counters.inc('multicast');
+    if (v.reserved !== 0) this.counters.inc('rx_header_reserved_nonzero');
+    switch (v.action) {
+      case 'arp':
+        if (!this.resolver.receiveArp(v.payload)) this.rxDrop('rx_dropped_arp');
+        return;
+      case 'ipv4':
+        return this.receiveIpv4(v.payload);
+      case 'ipv6':
+        return this.receiveIpv6(v.payload);
+    }
+  }
+
+  private rxDrop(why: IpoibStatName): void {
+    this.counters.inc('rx_dropped');
+    this.counters.inc(why);
+  }
+
+  private deliver(packet: Buffer, etherType: number): void {
+    for (const l of this.deliverListeners) l(Buffer.from(packet), etherType);
+  }
+
+  private receiveIpv4(payload: Buffer): void {
+    try {
+      ipv4Header.decode(payload, 0);
+    } catch (e) {
+      if (e instanceof WireError) return this.rxDrop('rx_dropped_ip');
+      throw e;
+    }
+    this.deliver(payload, ETH_P_IP);
+  }
+
+  private receiveIpv6(payload: Buffer): void {
+    let p;
+    try {
+      p = ipv6Packet.decode(payload, 0).value;
+    } catch (e) {
+      if (e instanceof WireError) return this.rxDrop('rx_dropped_ip');
+      throw e;
+    }
+    const nd = parseNd(p);
+    switch (nd.kind) {
+      case 'not-nd':
+        return this.deliver(payload, ETH_P_IPV6);
+      case 'bad':
+        this.log(`${this.name}: dropping ND: ${nd.reason}`);
+        return this.rxDrop('rx_dropped_nd');
+      default:
+        return this.resolver.receiveNd(nd);
+    }
+  }
+
+  // ---- link state ----------------------------------------------------------------------------
+
+  private run(op: () => Promise<void>): Promise<void> {
+    const next = this.serial.then(op);
+    this.serial = next.catch(() => undefined);
+    return next;
+  }
+
+  private setState(s: LinkState): void {
+    if (s === this.linkState) return;
+    this.linkState = s;
+    this.log(`${this.name}: ${s}`);
+    for (const l of this.stateListeners) l(s);
+  }
+
+  private armGc(): void {
+    this.gcTimer.arm(NEIGH_GC_INTERVAL_MS, () => {
+      this.neigh.collect();
+      this.mcast.collectIdle(NEIGH_IDLE_LIMIT_MS);
+      if (this.adminUp) this.armGc();
+    });
+  }
+
+  /** Finds the P_Key, makes sure the QP sits on its index, and starts the broadcast join. */
+  private async bringUp(): Promise<void> {
+    const attrs = this.port.attributes();
+    this.lid = attrs.lid;
+    this.gid = Buffer.from(attrs.gid);
+    if (this.fixedPkey === undefined) this.pkeyValue = withFullBit(attrs.pkeys[0] ?? 0);
+    const index = findPkeyIndex(attrs.pkeys, this.pkeyValue);
+    this.pkeyIndex = index;
+    if (index === undefined) {
+      this.log(`${this.name}: P_Key 0x${this.pkeyValue.toString(16).padStart(4, '0')} is not found; no carrier until it appears`);
+      this.setState('no-pkey');
+      return;
+    }
+    if (!this.qp || this.qp.pkeyIndex !== index) await this.replaceQp(index);
+    if (!this.adminUp) return;
+    if (attrs.state !== 'active') {
+      this.setState('port-down');
+      return;
+    }
+    this.setState('joining');
+    this.mcast.start();
+  }
+
+  /** Carrier off, every group left, paths forgotten. */
+  private goDown(): void {
+    this.carrierOn = false;
+    this.mcast.flush();
+    this.paths.flush();
+  }
+
+  private async replaceQp(pkeyIndex: number): Promise<void> {
+    await this.dropQp();
+    const qp = await this.port.createUdQp({ qkey: 0, pkeyIndex });
+    this.qp = qp;
+    this.qkeyValue = 0;
+    this.unsubscribeQp = qp.onReceive((batch) => this.onReceive(batch));
+  }
+
+  private async dropQp(): Promise<void> {
+    const qp = this.qp;
+    this.unsubscribeQp?.();
+    this.unsubscribeQp = undefined;
+    this.qp = undefined;
+    await qp?.close();
+  }
+
+  private setQkey(qkey: number): void {
+    this.qkeyValue = qkey;
+    try {
+      this.qp?.setQkey(qkey);
+    } catch (e) {
+      this.log(`${this.name}: setting Q_Key 0x${qkey.toString(16)} failed: ${(e as Error).message}`);
+    }
+  }
+
+  /** The broadcast group is joined and attached: MTU from its record, then carrier (port active only). */
+  private broadcastReady(rec: McMemberRecord): void {
+    this.mtuState.groupJoined(rec.mtu);
+    if (!this.adminUp) return;
+    if (this.port.attributes().state !== 'active') {
+      this.log(`${this.name}: keeping carrier off until the port is active`);
+      return;
+    }
+    this.mtuState.carrierOn();
+    this.carrierOn = true;
+    this.setState('up');
+  }
+
+  private onPortEvent(e: PortEvent): void {
+    const level: FlushLevel =
+      e.type === 'client-reregister' ? 'light' : e.type === 'pkey-change' ? 'heavy' : 'normal';
+    void this.run(() => this.flush(level)).catch((err: unknown) => this.log(`${this.name}: ${level} flush failed: ${(err as Error).message}`));
+  }
+
+  private async flush(level: FlushLevel): Promise<void> {
+    if (this.destroyed) return;
+    if (!this.adminUp) {
+      // A down parent still tracks index 0 of the table, as its `pkey` file does.
+      if (level === 'heavy' && this.fixedPkey === undefined) {
+        this.pkeyValue = withFullBit(this.port.attributes().pkeys[0] ?? 0);
+        this.hostGroups.remap();
+      }
+      return;
+    }
+    if (level === 'light') {
+      this.paths.markInvalid();
+      this.mcast.flush();
+      if (this.linkState === 'joining' || this.linkState === 'up') this.mcast.start();
+      return;
+    }
+    if (level === 'heavy' && !this.pkeyMoved()) return;
+    this.goDown();
+    if (this.fixedPkey === undefined) {
+      const before = this.pkeyValue;
+      this.pkeyValue = withFullBit(this.port.attributes().pkeys[0] ?? 0);
+      if (before !== this.pkeyValue) this.hostGroups.remap();
+    }
+    this.setState('joining');
+    await this.bringUp();
+  }
+
+  /** Heavy flush test: a parent restarts when the value at index 0 changed, a child when its index moved or it was missing. */
+  private pkeyMoved(): boolean {
+    const table = this.port.attributes().pkeys;
+    const wanted = this.fixedPkey ?? withFullBit(table[0] ?? 0);
+    const index = findPkeyIndex(table, wanted);
+    if (this.linkState === 'no-pkey') return index !== undefined;
+    if (this.fixedPkey === undefined) return wanted !== this.pkeyValue;
+    return index !== this.pkeyIndex;
+  }
+}

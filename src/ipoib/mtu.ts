@@ -1,0 +1,78 @@
+/**
+ * Datagram-mode MTU rules of Linux ib_ipoib:
+ * - an IB MTU of N octets carries an IP MTU of N - 4 (the IPoIB header): 2044 on 2048, 4092 on 4096;
+ * - the interface starts at the port's maximum (port MTU - 4), before any group is joined;
+ * - joining the broadcast group sets mcast_mtu = group MTU - 4; an admin MTU that still equals
+ *   the old mcast_mtu (nobody set one) follows it;
+ * - carrier-on and every MTU change set the effective MTU to min(mcast_mtu, admin_mtu);
+ * - a requested MTU must lie in [72, port maximum - 4] (72 = the Ethernet minimum 68 + 4),
+ *   else EINVAL; a value above mcast_mtu is accepted and stored but not applied.
+ */
+import { IpoibControlError } from '../errors.js';
+import { IB_MTU_CODE_TO_BYTES, IPOIB_HEADER_LEN } from '../wire/constants.js';
+
+/** The smallest MTU `change_mtu` accepts in datagram mode: ETH_MIN_MTU (68) + 4. TODO(constants) */
+export const IPOIB_MIN_MTU = 72;
+
+/** Octets of an IB MTU code (1..5), or undefined for a code that names no MTU. */
+export function ibMtuBytes(code: number): number | undefined {
+  return IB_MTU_CODE_TO_BYTES[code];
+}
+
+/** The IP MTU a UD message of `ibMtu` octets carries. */
+export function udMtu(ibMtu: number): number {
+  return ibMtu - IPOIB_HEADER_LEN;
+}
+
+export class DatagramMtu {
+  /** Largest IP MTU the port allows (port MTU - 4). */
+  readonly maxMtu: number;
+  private mcast: number;
+  private admin: number;
+  private current: number;
+
+  constructor(portMtuCode: number) {
+    const bytes = ibMtuBytes(portMtuCode);
+    if (bytes === undefined) throw new RangeError(`port MTU code ${portMtuCode} names no IB MTU`);
+    this.maxMtu = udMtu(bytes);
+    this.mcast = this.maxMtu;
+    this.admin = this.maxMtu;
+    this.current = this.maxMtu;
+  }
+
+  /** The interface MTU (what `ip link` shows). */
+  get mtu(): number {
+    return this.current;
+  }
+
+  get mcastMtu(): number {
+    return this.mcast;
+  }
+
+  get adminMtu(): number {
+    return this.admin;
+  }
+
+  /** The broadcast group was joined with MTU code `groupMtuCode`. */
+  groupJoined(groupMtuCode: number): void {
+    const bytes = ibMtuBytes(groupMtuCode);
+    if (bytes === undefined) return; // a bad record leaves the MTU alone
+    const next = udMtu(bytes);
+    if (this.admin === this.mcast) this.admin = next;
+    this.mcast = next;
+  }
+
+  /** Carrier came on: the effective MTU becomes min(mcast, admin). */
+  carrierOn(): void {
+    this.current = Math.min(this.mcast, this.admin);
+  }
+
+  /** `ip link set mtu N`: EINVAL outside [72, max]; otherwise stored as admin and applied as min(mcast, admin). */
+  change(requested: number, op: string): void {
+    if (!Number.isInteger(requested) || requested < IPOIB_MIN_MTU || requested > this.maxMtu) {
+      throw new IpoibControlError(op, 'EINVAL', `MTU ${String(requested)} is outside [${IPOIB_MIN_MTU}, ${this.maxMtu}]`);
+    }
+    this.admin = requested;
+    this.current = Math.min(this.mcast, this.admin);
+  }
+}

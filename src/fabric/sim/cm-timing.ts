@@ -15,10 +15,8 @@
  */
 import { checkUint } from '../../wire/codec.js';
 
-/** What Linux IPoIB-CM puts in both CM response timeout fields of its REQ (≈ 4.3 s). */
-export const IPOIB_CM_RESPONSE_TIMEOUT = 20; // TODO(constants)
-/** What Linux IPoIB-CM puts in MaxCMRetries (the 4-bit field's largest value). */
-export const IPOIB_CM_MAX_CM_RETRIES = 15; // TODO(constants)
+// What Linux IPoIB-CM puts in its REQ's response-timeout fields (≈ 4.3 s) and MaxCMRetries.
+export { IPOIB_CM_MAX_CM_RETRIES, IPOIB_CM_RESPONSE_TIMEOUT } from '../../wire/constants.js';
 /**
  * PacketLifeTime assumed for CM paths: 0x12, the subnet timeout OpenSM's PathRecords carry
  * (the same default as the sim's subnet-manager DEFAULT_PACKET_LIFE_TIME).

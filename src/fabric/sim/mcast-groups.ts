@@ -18,8 +18,8 @@ import {
   LID_MULTICAST_BASE,
 } from '../../wire/constants.js';
 
-/** Highest multicast LID (0xFFFF is the permissive LID). TODO(constants) */
-export const LID_MULTICAST_MAX = 0xfffe;
+export { LID_MULTICAST_MAX } from '../../wire/constants.js';
+import { LID_MULTICAST_MAX } from '../../wire/constants.js';
 
 /** JoinState bits that keep a group alive and may create one. */
 export const FULL_JOIN_BITS = JOIN_STATE_FULL | JOIN_STATE_SEND_ONLY_FULL;

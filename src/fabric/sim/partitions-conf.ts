@@ -119,7 +119,7 @@ const KEYWORDS = ['ALL', 'ALL_CAS', 'ALL_SWITCHES', 'ALL_ROUTERS', 'SELF'] as co
 const NUMERIC_FLAGS = {
   mtu: { field: 'mtuCode', min: 1, max: 5, what: 'an IB MTU code 1..5 (256..4096 bytes)' },
   // Codes 2..24 are the ibv_rate values of rdma-core 44 (2.5 to 1200 Gb/s).
-  // TODO(constants): IB static rate codes are not in src/wire/constants.ts yet.
+  // IB static rate codes 2..24 (IB_RATE_CODE_TO_GBPS in src/wire/constants.ts).
   rate: { field: 'rateCode', min: 2, max: 24, what: 'an IB rate code 2..24 (3 = 10 Gb/s)' },
   // Scopes 0 and 15 are reserved, as in IPv6 (RFC 4291 §2.7), whose scope values IB MGIDs
   // reuse; OpenSM itself accepts 1..15.

@@ -65,8 +65,8 @@ import {
 import { type SimPort, tableAdmits } from './subnet.js';
 import type { SubnetManager } from './subnet-manager.js';
 
-/** Signature octets 2-3 of an SA-assigned MGID. TODO(constants) */
-export const SA_ASSIGNED_MGID_SIGNATURE = 0xa01b;
+export { SA_ASSIGNED_MGID_SIGNATURE } from '../../wire/constants.js';
+import { SA_ASSIGNED_MGID_SIGNATURE } from '../../wire/constants.js';
 
 const JOIN_COMPONENTS: readonly McMemberComponent[] = ['mgid', 'portGid', 'joinState'];
 const CREATE_COMPONENTS: readonly McMemberComponent[] = [

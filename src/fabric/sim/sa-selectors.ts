@@ -9,15 +9,10 @@ import {
   SA_SELECTOR_LARGEST_AVAILABLE,
   SA_SELECTOR_LESS_THAN,
 } from '../../wire/sa.js';
+import { IB_RATE_CODE_TO_GBPS } from '../../wire/constants.js';
 
-/**
- * Gb/s of each IB static-rate code, as rdma-core's `enum ibv_rate` numbers them (2 = 2.5 Gb/s …
- * 24 = 1200 Gb/s). TODO(constants): rate codes are not in src/wire/constants.ts yet.
- */
-export const IB_RATE_GBPS: Readonly<Record<number, number>> = {
-  2: 2.5, 3: 10, 4: 30, 5: 5, 6: 20, 7: 40, 8: 60, 9: 80, 10: 120, 11: 14, 12: 56, 13: 112,
-  14: 168, 15: 25, 16: 100, 17: 200, 18: 300, 19: 28, 20: 50, 21: 400, 22: 600, 23: 800, 24: 1200,
-};
+/** Gb/s of each IB static-rate code (rdma-core's `enum ibv_rate` numbering); one table for the project. */
+export const IB_RATE_GBPS = IB_RATE_CODE_TO_GBPS;
 
 /** Every valid rate code, slowest first. */
 export const IB_RATE_CODES: readonly number[] = Object.keys(IB_RATE_GBPS)

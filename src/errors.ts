@@ -337,3 +337,40 @@ export class RcQpError extends Error {
     super(`RC QP 0x${qpn.toString(16)} went to ERROR: ${reason}${detail ? ` (${detail})` : ''}`);
   }
 }
+
+/**
+ * A command's output on a lab node was not in the documented format: names the command, where in
+ * the output (a line number or a JSON path) and what was expected there. Parsers throw this rather
+ * than return half-parsed data.
+ */
+export class ParseError extends Error {
+  override readonly name = 'ParseError';
+  constructor(
+    /** The command (or file) whose output was read, e.g. `ethtool -S` or `debugfs ib0_mcg`. */
+    readonly command: string,
+    /** Where: `line 3`, `$[0].linkinfo.info_data.key`, … */
+    readonly where: string,
+    /** What a good value looks like there. */
+    readonly expected: string,
+    /** What was found, when there is something to show. */
+    readonly got?: unknown,
+  ) {
+    super(`${command}: ${where}: expected ${expected}${got === undefined ? '' : `, got ${describeValue(got)}`}`);
+  }
+}
+
+/**
+ * The device under test lacks a capability a call needs (connected mode not built, no debugfs, no
+ * ethtool, …). The harness turns it into a skip unless the lab file claims the capability.
+ */
+export class Unsupported extends Error {
+  override readonly name = 'Unsupported';
+  constructor(
+    /** The capability's name, e.g. `connected-mode`, `debugfs`, `ethtool`. */
+    readonly capability: string,
+    /** What showed it (the command and its error), for the report. */
+    readonly detail = '',
+  ) {
+    super(`unsupported on this DUT: ${capability}${detail ? ` (${detail})` : ''}`);
+  }
+}

@@ -374,3 +374,18 @@ export class Unsupported extends Error {
     super(`unsupported on this DUT: ${capability}${detail ? ` (${detail})` : ''}`);
   }
 }
+
+/** The body of an ipoibd error answer: the errno name, the operation and the reason. */
+export interface DaemonErrorBody {
+  code: string;
+  op: string;
+  message: string;
+}
+
+/** ipoibd refused a control request (ipoibctl's client side): carries the errno name and operation. */
+export class DaemonRequestError extends Error {
+  override readonly name = 'DaemonRequestError';
+  constructor(readonly body: DaemonErrorBody) {
+    super(`${body.op}: ${body.code}: ${body.message}`);
+  }
+}

@@ -30,9 +30,10 @@ export function registerFabric(program: Command, io: Io): void {
     .addOption(nameOption())
     .option('--nodes <n>', 'number of nodes (node1..nodeN), one port each', intArg('--nodes', 1, 64), 2)
     .option('--partitions <file>', 'partitions in OpenSM partitions.conf syntax (default: Default=0x7fff, ipoib, full members)')
-    .action(async (o: { name: string; nodes: number; partitions?: string }) => {
+    .option('--ipoib', 'also start one ipoibd per node, each in its own network namespace with 192.0.2.<i>/24 and 2001:db8::<i>/64 (root)')
+    .action(async (o: { name: string; nodes: number; partitions?: string; ipoib?: boolean }) => {
       const { fabricUp } = await import('./commands/fabric.js');
-      done(await fabricUp(o, io));
+      done(await fabricUp({ name: o.name, nodes: o.nodes, ...(o.partitions !== undefined ? { partitions: o.partitions } : {}), ipoib: o.ipoib === true }, io));
     });
 
   fabric

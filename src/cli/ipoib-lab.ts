@@ -2,12 +2,18 @@
  * `ipoib-lab`: the command registry. Each command lives in commands/<name>.ts, is imported
  * lazily, takes typed options and returns an exit code; printing goes through Io.
  */
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import { UsageError } from '../errors.js';
 import { type Io, processIo, runCommand } from './run-command.js';
 import { notImplemented } from './not-implemented.js';
 import { PRODUCT_VERSION } from '../version.js';
 import { registerFabric } from './fabric-commands.js';
+
+function secondsArg(v: string): number {
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || n < 1 || n > 3600) throw new InvalidArgumentError('a whole number of seconds, 1..3600');
+  return n;
+}
 
 export function buildProgram(io: Io): Command {
   const program = new Command('ipoib-lab')
@@ -38,11 +44,31 @@ export function buildProgram(io: Io): Command {
 
   registerFabric(program, io);
 
+  program
+    .command('doctor')
+    .description('check every node of a lab and say how to fix what is missing (exit 1 when a node lacks what its role needs)')
+    .option('--lab <file>', 'lab file (default: $IPOIB_LAB_FILE, else lab/sim.json)')
+    .option('--json', 'print the report as JSON instead of a table')
+    .option('--timeout <seconds>', 'time each node gets for connecting and all checks', secondsArg, 60)
+    .action(async (o: { lab?: string; json?: boolean; timeout: number }) => {
+      const { doctor } = await import('./commands/doctor.js');
+      program.setOptionValue('exit', await doctor({ lab: o.lab, json: o.json === true, nodeTimeoutMs: o.timeout * 1000 }, io));
+    });
+
+  program
+    .command('cleanup')
+    .description('undo what interrupted runs left on the lab nodes, from the journal on each node')
+    .option('--lab <file>', 'lab file (default: $IPOIB_LAB_FILE, else lab/sim.json)')
+    .option('--run-id <id>', 'undo only the journal of this run')
+    .option('--journal-dir <dir>', 'journal directory on the nodes (default /var/tmp/ipoib-lab-journal)')
+    .action(async (o: { lab?: string; runId?: string; journalDir?: string }) => {
+      const { cleanup } = await import('./commands/cleanup.js');
+      program.setOptionValue('exit', await cleanup({ lab: o.lab, runId: o.runId, journalDir: o.journalDir }, io));
+    });
+
   const later: Array<[string, string, string]> = [
-    ['doctor', 'check every node of a lab and say how to fix what is missing', 'the lab framework issue'],
     ['run', 'run conformance suites against a lab', 'the conformance suites issue'],
     ['certify', 'run a full certification and write the conformance matrix', 'the conformance suites issue'],
-    ['cleanup', 'undo what an interrupted run left on the lab nodes', 'the lab framework issue'],
   ];
   for (const [name, description, landsWith] of later) {
     program

@@ -29,7 +29,7 @@ import type { HcaPort, PortEvent, UdCompletion, UdDestination, UdQp } from '../f
 import { IpoibControlError, StateError } from '../errors.js';
 import { WireError } from '../wire/codec.js';
 import { ETH_P_IP, ETH_P_IPV6, IPOIB_HWADDR_LEN, MGID_SCOPE_LINK } from '../wire/constants.js';
-import { broadcastHwAddr, formatHwAddr, type IpoibHwAddr } from '../wire/ipoib-hwaddr.js';
+import { broadcastHwAddr, formatHwAddr, type IpoibHwAddr, parseHwAddr } from '../wire/ipoib-hwaddr.js';
 import { formatIpv6 } from '../wire/ip-text.js';
 import { type IidProfile, linkLocalFromGuid } from '../wire/ipv6-iid.js';
 import { ipv4Header } from '../wire/ipv4.js';
@@ -123,6 +123,18 @@ export interface InterfaceInfo {
   qkey: number;
   ipv4: string[];
   ipv6: string[];
+}
+
+/** A neighbour as a native fast path needs it (fastPathNeighbours()). */
+export interface FastPathNeighbour {
+  ip: string;
+  family: IpFamily;
+  /** The peer interface's QPN and flags octet, from its link-layer address. */
+  qpn: number;
+  flags: number;
+  /** From the PathRecord of the peer's GID. */
+  dlid: number;
+  sl: number;
 }
 
 type FlushLevel = 'light' | 'normal' | 'heavy';
@@ -345,6 +357,22 @@ export class IpoibInterface implements IpoibHostSide {
     return formatPathDump(this.paths.rows());
   }
 
+  /**
+   * The resolved neighbours whose path is known, with what a native fast path needs to send to
+   * them (LID, QPN, SL); entries still resolving or waiting for their PathRecord are left out.
+   */
+  fastPathNeighbours(): FastPathNeighbour[] {
+    const byGid = new Map(this.paths.rows().filter((r) => r.dlid !== 0).map((r) => [r.dgid.toString('hex'), r] as const));
+    const out: FastPathNeighbour[] = [];
+    for (const n of this.neigh.list()) {
+      if (n.state !== 'reachable' || n.lladdr === null) continue;
+      const hw = parseHwAddr(n.lladdr);
+      const path = byGid.get(hw.gid.toString('hex'));
+      if (path) out.push({ ip: n.ip, family: n.family, qpn: hw.qpn, flags: hw.flags, dlid: path.dlid, sl: path.sl });
+    }
+    return out;
+  }
+
   onStateChange(cb: (state: LinkState) => void): () => void {
     this.stateListeners.add(cb);
     return () => this.stateListeners.delete(cb);
@@ -481,6 +509,14 @@ export class IpoibInterface implements IpoibHostSide {
   }
 
   // ---- receive -------------------------------------------------------------------------------
+
+  /**
+   * Frames that reached the QP by another way than its onReceive: a native data plane that owns
+   * the QP's receive side hands over what it does not handle itself (ARP, ND, other EtherTypes).
+   */
+  receiveFrames(batch: readonly UdCompletion[]): void {
+    this.onReceive(batch);
+  }
 
   private onReceive(batch: readonly UdCompletion[]): void {
     for (const c of batch) {

@@ -38,14 +38,27 @@ describe('command line @cli', function () {
   it('says plainly that commands which have not landed are not implemented (exit 69) @cli', async function () {
     for (const [run, argv, name] of [
       [ipoibLab, ['certify'], 'ipoib-lab certify'],
-      [ipoibLab, ['doctor', '--lab', 'x.json'], 'ipoib-lab doctor'],
-      [ipoibd, [], 'ipoibd'],
-      [ipoibctl, ['show'], 'ipoibctl'],
+      [ipoibLab, ['run', '--lab', 'x.json'], 'ipoib-lab run'],
     ] as const) {
       const io = captureIo();
       expect(await run(argv, io), name).to.equal(EXIT_NOT_IMPLEMENTED);
       expect(io.stderr.join('\n'), name).to.include(`'${name}' is not implemented yet`);
     }
+  });
+
+  it('prints ipoibctl help with exit 0, and exits 2 when no daemon is named @cli', async function () {
+    const help = captureIo();
+    expect(await ipoibctl(['--help'], help)).to.equal(EXIT_OK);
+    expect(help.stdout.join('\n')).to.match(/^Usage: ipoibctl /).and.to.include('create_child IF PKEY');
+    const none = captureIo();
+    expect(await ipoibctl(['show'], none)).to.equal(EXIT_USAGE);
+    expect(none.stderr.join('\n')).to.match(/say which daemon/);
+  });
+
+  it('fails ipoibctl with exit 1 when no daemon listens on the socket @cli', async function () {
+    const io = captureIo();
+    expect(await ipoibctl(['--socket', path.join(tmpdir(), `no-ipoibd-${process.pid}.sock`), 'show'], io)).to.equal(EXIT_FAILURE);
+    expect(io.stderr.join('\n')).to.match(/^ipoibctl: cannot reach ipoibd at .*ENOENT/);
   });
 
   it('reports installation facts as JSON with info --json @cli @native', async function () {
@@ -73,7 +86,9 @@ describe('command line @cli', function () {
     const r = await runTool(process.execPath, [path.resolve('bin/ipoib-lab.js'), '--version'], { timeoutMs: 30_000 });
     expect(r.code, r.stderr).to.equal(0);
     expect(r.stdout.trim()).to.equal(PRODUCT_VERSION);
+    // ipoibd without its required --fabric/--node is a usage error.
     const d = await runTool(process.execPath, [path.resolve('bin/ipoibd.js')], { timeoutMs: 30_000 });
-    expect(d.code).to.equal(EXIT_NOT_IMPLEMENTED);
+    expect(d.code, d.stderr).to.equal(EXIT_USAGE);
+    expect(d.stderr).to.match(/required option '--fabric <name>' not specified/);
   });
 });

@@ -23,6 +23,7 @@ import { FabricClient } from '../../fabric/sim/fabric-client.js';
 import { loadPartitionsConf, partitionsWithoutFile, type PartitionsConf } from '../../fabric/sim/partitions-conf.js';
 import { formatPkey } from '../../wire/pkey.js';
 import { IB_MTU_CODE_TO_BYTES } from '../../wire/constants.js';
+import { labNodesUnavailable, startLabNodes, stopLabNodes } from '../../ipoib/daemon/lab-nodes.js';
 
 export const DEFAULT_FABRIC_NAME = 'default';
 const UP_TIMEOUT_MS = 20_000;
@@ -63,15 +64,24 @@ function logTail(p: FabricRunPaths, lines = 15): string {
 export interface FabricUpOptions extends FabricTarget {
   nodes: number;
   partitions?: string;
+  /** Also start an ipoibd per node in its own network namespace (root only). */
+  ipoib?: boolean;
 }
 
 export async function fabricUp(o: FabricUpOptions, io: Io): Promise<number> {
   if (!Number.isInteger(o.nodes) || o.nodes < 1 || o.nodes > 64) throw new UsageError(`--nodes must be 1..64, not ${o.nodes}`);
   const p = pathsFor(o);
   await readPartitions(o.partitions); // a bad file fails here, with line and column, before anything starts
+  if (o.ipoib) {
+    const why = labNodesUnavailable();
+    if (why !== undefined) throw new ExitError(EXIT_FAILURE, why);
+  }
   const state = inspectRunDir(p);
   if (state.kind === 'running') throw new ExitError(EXIT_FAILURE, `fabric ${o.name} is already up (manager pid ${state.pid}); 'ipoib-lab fabric down --name ${o.name}' stops it`);
-  if (state.kind === 'stale') io.out(`fabric ${o.name}: cleaning up after a manager that is gone (pid ${state.pid ?? 'unknown'})`);
+  if (state.kind === 'stale') {
+    io.out(`fabric ${o.name}: cleaning up after a manager that is gone (pid ${state.pid ?? 'unknown'})`);
+    await stopLabNodes(p, (l) => io.out(`fabric ${o.name}: ${l}`));
+  }
   cleanStale(p);
   ensurePrivateDir(runBase());
   ensurePrivateDir(p.dir);
@@ -96,10 +106,12 @@ export async function fabricUp(o: FabricUpOptions, io: Io): Promise<number> {
         c.close();
         io.out(`fabric ${o.name} is up: manager pid ${hello.pid}, SM at LID ${hello.smLid}, nodes ${hello.nodes.join(', ')}`);
         io.out(`run directory ${p.dir}; 'ipoib-lab fabric status --name ${o.name}' shows it`);
-        return 0;
       } catch {
-        // not listening yet
+        await sleep(100);
+        continue; // not listening yet
       }
+      if (o.ipoib) await upLabNodes(o, p, io);
+      return 0;
     }
     await sleep(100);
   }
@@ -109,6 +121,18 @@ export async function fabricUp(o: FabricUpOptions, io: Io): Promise<number> {
     // already gone
   }
   throw new ExitError(EXIT_FAILURE, `fabric manager did not come up within ${UP_TIMEOUT_MS} ms:\n${logTail(p)}`);
+}
+
+/** Starts the lab nodes of a fabric that just came up; a failure takes the fabric down again. */
+async function upLabNodes(o: FabricUpOptions, p: FabricRunPaths, io: Io): Promise<void> {
+  const nodes = Array.from({ length: o.nodes }, (_, i) => `node${i + 1}`);
+  try {
+    const made = await startLabNodes(p, nodes, (l) => io.out(l));
+    io.out(`'ip netns exec ${made[0]?.netns ?? '<ns>'} ping 192.0.2.2' reaches node2; 'ipoibctl --fabric ${o.name} --node node1 show' shows ib0`);
+  } catch (e) {
+    await fabricDown({ name: o.name }, io).catch(() => undefined);
+    throw new ExitError(EXIT_FAILURE, `lab nodes did not come up: ${(e as Error).message}`);
+  }
 }
 
 async function connect(t: FabricTarget): Promise<FabricClient> {
@@ -203,6 +227,7 @@ export async function fabricDown(o: FabricTarget, io: Io): Promise<number> {
     io.out(`fabric ${o.name} is not up; nothing to do`);
     return 0;
   }
+  await stopLabNodes(p, (l) => io.out(`fabric ${o.name}: ${l}`));
   if (s.kind === 'stale') {
     rmSync(p.dir, { recursive: true, force: true });
     io.out(`fabric ${o.name}: removed what a dead manager (pid ${s.pid ?? '?'}) left in ${p.dir}`);

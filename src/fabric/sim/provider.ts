@@ -212,6 +212,15 @@ export class SimHcaPort implements HcaPort {
     return this.rc.connect(o);
   }
 
+  /**
+   * SIM ONLY: the port's endpoint, for a native data plane that binds one of this port's UD
+   * QPs (src/ipoib/node.ts hands it to TunDataPlane). Nothing else should reach past the
+   * HcaPort API; the caller checks that it is the native SimEndpoint.
+   */
+  endpointForDataPlane(): PortEndpoint {
+    return this.ep;
+  }
+
   /** The port's RC QPs as the endpoint sees them (sim only: tests and diagnostics). */
   rcQpns(): number[] {
     return this.rcPort.qpns();

@@ -1,0 +1,55 @@
+/**
+ * ipoibctl's human output, shaped like the Linux tools that show the same facts: `ip -d link`
+ * for show, the sysfs file contents for mode/umcast/pkey/parent, `ethtool -S` for stats, the
+ * debugfs files for mcg/path, `ip neigh` for neigh.
+ */
+import type { HandlerResult, ShowResult } from './handlers.js';
+
+function showLines(i: ShowResult): string[] {
+  const state = !i.adminUp ? 'DOWN' : i.carrier ? 'UP' : 'LOWERLAYERDOWN';
+  const pkey = `0x${i.pkey.toString(16).padStart(4, '0')}`;
+  return [
+    `${i.name}${i.parent ? `@${i.parent}` : ''}: <${i.flags.join(',')}> mtu ${i.mtu} state ${state}`,
+    `    link/infiniband ${i.address} brd ${i.broadcast}`,
+    `    ipoib pkey  ${pkey} mode  ${i.mode} umcast  ${i.umcast.toString(16).padStart(4, '0')}`,
+    `    type ${i.type} addr_len ${i.addrLen} carrier ${i.carrier ? 1 : 0} qpn 0x${(i.qpn ?? 0).toString(16).padStart(6, '0')} qkey 0x${i.qkey.toString(16).padStart(8, '0')} kind ${i.childType}`,
+    ...i.ipv4.map((a) => `    inet ${a}`),
+    ...i.ipv6.map((a) => `    inet6 ${a}`),
+  ];
+}
+
+/** The lines ipoibctl prints for a result. */
+export function formatResult(r: HandlerResult): string[] {
+  switch (r.kind) {
+    case 'hello':
+      return [`ipoibd pid ${r.pid}: node ${r.node} on fabric ${r.fabric}; interfaces ${r.interfaces.join(', ')}`];
+    case 'show':
+      return r.interfaces.flatMap(showLines);
+    case 'mode':
+      return [r.mode];
+    case 'umcast':
+      return [String(r.umcast)];
+    case 'mtu':
+      return [String(r.mtu)];
+    case 'stats':
+      return ['NIC statistics:', ...r.stats.ethtool.map(([n, v]) => `     ${n}: ${v}`)];
+    case 'mcg':
+    case 'path':
+      // The dump already ends with its blank line; drop the final newline only.
+      return r.text === '' ? [] : r.text.replace(/\n$/, '').split('\n');
+    case 'neigh':
+      return r.neighbours.map((n) => `${n.ip} dev ${r.ifname}${n.lladdr ? ` lladdr ${n.lladdr}` : ''} ${n.state.toUpperCase()}`);
+    case 'pkey':
+      return [r.text];
+    case 'parent':
+      return [r.parent];
+    case 'created':
+      return [r.ifname];
+    case 'deleted':
+      return [];
+    case 'debug':
+      return [String(r.level)];
+    case 'link':
+      return [];
+  }
+}

@@ -1,0 +1,424 @@
+/**
+ * An IPoIB node: one IpoibInterface (the control plane) bound to a native TUN data plane in a
+ * network namespace, so that the kernel's own IP traffic crosses the simulated fabric.
+ *
+ *   kernel ──TUN── TunDataPlane (C++, per packet) ──UD QP── fabric
+ *                      │ punts ▲ tables
+ *                      ▼       │
+ *                  IpoibInterface (ARP, ND, joins, paths)
+ *
+ * - Punts from the host: `no-neighbour` and `no-group` go to the interface's transmit(), which
+ *   resolves (ARP/ND, with the kernel's 3-packet queue) or joins (send-only) and sends; once
+ *   resolved, the tables sync installs the entry so later packets take the fast path.
+ *   `too-big` is dropped and counted (PMTU emulation is issue 7); ND messages the kernel sends
+ *   and not-IP/malformed packets are dropped and counted: the stack runs ARP and ND itself.
+ * - Punts from the fabric (ARP, ND, other EtherTypes) go to the interface's receive path.
+ * - IP packets the interface delivers (none in practice: the fast path writes IP itself) are
+ *   injected to the host.
+ * - Link: Q_Key, MTU and carrier follow the interface (broadcast group record, join); the TUN
+ *   device's carrier follows too.
+ * - Tables: neighbours and groups are synced after every punt batch and every SYNC_INTERVAL_MS.
+ *
+ * Known limits: the control plane's neighbour ageing counts idle time from the last packet
+ * *it* sent, and fast-path packets pass it by, so a neighbour in steady use is still aged out
+ * after 60 s and resolved again by the next punted packet. A QP replaced by the interface (its
+ * P_Key index moved) is followed by making the TUN device again on the new QP (its addresses
+ * with it; sockets bound to the old device see it go). The host's own multicast memberships
+ * (IGMP/MLD) are not observed: callers join groups with joinGroup(). The P_Key must be in the
+ * port's table at open() (the UD QP must exist to bind the data plane), else StateError
+ * `no-pkey`.
+ *
+ * Sim provider only: the data plane needs the port's native SimEndpoint.
+ */
+import { ArgumentError, StateError } from '../errors.js';
+import type { HcaPort, UdCompletion } from '../fabric/hca.js';
+import { SimEndpoint } from '../fabric/sim/native-endpoint.js';
+import { ETH_P_IP, ETH_P_IPV6, IPOIB_HEADER_LEN, IPV4_MIN_MTU, LID_MULTICAST_BASE } from '../wire/constants.js';
+import { formatIpv4, formatIpv6 } from '../wire/ip-text.js';
+import { IpoibInterface, type IpoibInterfaceOptions, type LinkState } from './interface.js';
+import { TunDataPlane, type RxPunt, type TunCounters, type TunPunt, type TxPunt } from './native/tun-data-plane.js';
+import { NetnsLinkConfig } from './node-netns.js';
+import { FastPathTables } from './node-tables.js';
+import { findPkeyIndex } from './pkey-table.js';
+
+/** How often the tables are synced besides after punts. */
+export const SYNC_INTERVAL_MS = 20;
+
+export interface IpoibNodeOptions {
+  /** A port of the sim provider (the data plane binds its native endpoint). */
+  port: HcaPort;
+  /** The TUN device's name, also the interface's (e.g. `ib0`, `ib0.8001`). */
+  ifname: string;
+  /** The `ip netns` name (or an absolute namespace path) the TUN device is created in. */
+  netns: string;
+  /** A child's P_Key (0x8000 ORed in); absent: the parent, on index 0 of the port's table. */
+  pkey?: number;
+  /** Addresses for both the kernel and the stack, e.g. `192.0.2.1/24`, `2001:db8::1/64`. */
+  addresses?: readonly string[];
+  /**
+   * An interface made elsewhere (e.g. IpoibHost.createChild) to bind instead of making one;
+   * then `pkey` is ignored, and close() takes it admin down and removes the addresses it added;
+   * the owner destroys it.
+   */
+  interface?: IpoibInterface;
+  /** More interface options when the node makes the interface (clock, log, IID profile …). */
+  interfaceOptions?: Omit<IpoibInterfaceOptions, 'name' | 'port' | 'pkey'>;
+  log?: (line: string) => void;
+}
+
+/** What the node did with punts, by kind (the data plane's own counters are in `plane`). */
+export interface NodePuntCounts {
+  /** Host packets handed to the interface's transmit (no neighbour, no group). */
+  txToStack: number;
+  /** Host packets over the MTU: dropped (no PMTU emulation yet). */
+  txTooBig: number;
+  /** ND the kernel sent, not-IP and malformed host packets: dropped. */
+  txDropped: number;
+  /** Fabric frames handed to the interface's receive path (ARP, ND, other EtherTypes). */
+  rxToStack: number;
+  /** Packets the interface delivered and the node injected to the host. */
+  injected: number;
+  /** Injections that failed (e.g. larger than the MTU). */
+  injectFailed: number;
+}
+
+export interface IpoibNodeStats {
+  punts: NodePuntCounts;
+  plane: TunCounters;
+  tables: { neighbours: number; groups: number };
+}
+
+export class IpoibNode {
+  private readonly punts: NodePuntCounts = { txToStack: 0, txTooBig: 0, txDropped: 0, rxToStack: 0, injected: 0, injectFailed: 0 };
+  private readonly unsubscribe: Array<() => void> = [];
+  private timer: NodeJS.Timeout | undefined;
+  /** The LID the data plane's own-echo filter knows. */
+  private lid: number;
+  private closing: Promise<void> | undefined;
+  /** A data plane being replaced because the interface's QP changed (rebind()). */
+  private rebinding: Promise<void> | undefined;
+
+  private constructor(
+    /** The control plane: neighbours(), stats(), info(), joinGroup() … */
+    readonly iface: IpoibInterface,
+    private planeNow: TunDataPlane,
+    readonly netns: string,
+    private readonly link: NetnsLinkConfig,
+    private readonly tables: FastPathTables,
+    private readonly endpoint: SimEndpoint,
+    private readonly port: HcaPort,
+    private readonly ownsInterface: boolean,
+    /** The addresses open() gave the interface, taken back from one handed in. */
+    private readonly addedAddresses: readonly string[],
+    /** What the TUN device gets: the addresses and the link-local one. */
+    private readonly kernelAddresses: readonly string[],
+    private readonly log: (line: string) => void,
+  ) {
+    this.lid = endpoint.lid;
+  }
+
+  /**
+   * Makes (or takes) the interface and brings it up, creates the TUN device in `netns` on the
+   * interface's UD QP, assigns the addresses (and the GUID-derived link-local one) and sets the
+   * link up. On any failure everything done so far is undone before the error is thrown.
+   */
+  static async open(o: IpoibNodeOptions): Promise<IpoibNode> {
+    const log = o.log ?? (() => undefined);
+    const owns = o.interface === undefined;
+    const iface =
+      o.interface ??
+      new IpoibInterface({ ...o.interfaceOptions, name: o.ifname, port: o.port, ...(o.pkey !== undefined ? { pkey: o.pkey } : {}) });
+    const link = new NetnsLinkConfig(o.netns, o.ifname);
+    const added: string[] = [];
+    let plane: TunDataPlane | undefined;
+    let node: IpoibNode | undefined;
+    try {
+      for (const cidr of o.addresses ?? []) {
+        iface.addAddress(cidr);
+        added.push(cidr);
+      }
+      await iface.open();
+      const qpn = iface.qpn;
+      const pkeyIndex = findPkeyIndex(o.port.attributes().pkeys, iface.pkey);
+      if (qpn === undefined || pkeyIndex === undefined) {
+        // No UD QP yet: the interface waits for its P_Key to appear (state 'no-pkey').
+        throw new StateError(`IpoibNode.open(${o.ifname})`, iface.state);
+      }
+      const endpoint = endpointOf(o.port);
+      plane = openPlane(o.ifname, o.netns, endpoint, iface, qpn, pkeyIndex);
+      const kernelAddresses = [...(o.addresses ?? []), `${iface.linkLocal()}/64`];
+      node = new IpoibNode(iface, plane, o.netns, link, new FastPathTables(iface, plane), endpoint, o.port, owns, added, kernelAddresses, log);
+      node.wire();
+      await node.configureLink();
+      return node;
+    } catch (e) {
+      try {
+        if (node) {
+          await node.close();
+        } else {
+          await plane?.close();
+          if (owns) await iface.destroy();
+          else await takeBack(iface, added);
+        }
+      } catch (undoFailure) {
+        log(`${o.ifname}: undo after a failed open: ${(undoFailure as Error).message}`);
+      }
+      throw e;
+    }
+  }
+
+  /** The native data plane (counters(), tableSizes()); a new one after a rebind. */
+  get plane(): TunDataPlane {
+    return this.planeNow;
+  }
+
+  get ifname(): string {
+    return this.planeNow.ifname;
+  }
+
+  get closed(): boolean {
+    return this.closing !== undefined;
+  }
+
+  /** The host joins an IP multicast group: the interface joins its IB group, the fast path maps it. */
+  joinGroup(ip: string): void {
+    this.iface.joinGroup(ip);
+    this.tables.track(ip);
+    this.tables.sync();
+  }
+
+  leaveGroup(ip: string): void {
+    this.iface.leaveGroup(ip);
+    this.tables.untrack(ip);
+    this.tables.sync();
+  }
+
+  stats(): IpoibNodeStats {
+    return { punts: { ...this.punts }, plane: this.plane.counters(), tables: this.tables.sizes() };
+  }
+
+  /**
+   * Undoes everything: the sync stops, the addresses go, the data plane closes (removing the
+   * TUN device), and the interface is destroyed (or only taken down when it was handed in).
+   * Idempotent; the first failure is thrown after every step ran.
+   */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      if (this.timer) clearInterval(this.timer);
+      for (const u of this.unsubscribe.splice(0)) u();
+      await this.rebinding;
+      const failures = await this.link.undo();
+      this.tables.clear();
+      try {
+        await this.plane.close();
+      } catch (e) {
+        failures.push(e as Error);
+      }
+      try {
+        if (this.ownsInterface) await this.iface.destroy();
+        else await takeBack(this.iface, this.addedAddresses);
+      } catch (e) {
+        failures.push(e as Error);
+      }
+      const first = failures[0];
+      if (first) throw first;
+    })();
+    return this.closing;
+  }
+
+  private wire(): void {
+    this.plane.onPunt((batch) => this.onPunts(batch));
+    this.unsubscribe.push(
+      () => this.plane.closed || this.plane.onPunt(null), // the current plane's, at close time
+      this.iface.onDeliver((packet) => this.inject(packet)),
+      this.iface.onStateChange((s) => this.onState(s)),
+    );
+    this.timer = setInterval(() => this.safeSync(), SYNC_INTERVAL_MS);
+    this.timer.unref();
+  }
+
+  private onPunts(batch: TunPunt[]): void {
+    const rx: UdCompletion[] = [];
+    for (const p of batch) {
+      if (p.direction === 'tx') this.onTxPunt(p);
+      else rx.push(this.completionOf(p));
+    }
+    if (rx.length > 0) {
+      this.punts.rxToStack += rx.length;
+      this.iface.receiveFrames(rx);
+    }
+    this.safeSync();
+  }
+
+  private onTxPunt(p: TxPunt): void {
+    switch (p.reason) {
+      case 'no-neighbour':
+      case 'no-group': {
+        const packet = Buffer.from(p.packet); // the batch's buffer is reused by the binding
+        const v6 = packet[0] !== undefined && packet[0] >> 4 === 6;
+        if (p.reason === 'no-group') this.trackDestination(packet, v6);
+        this.punts.txToStack++;
+        this.iface.transmit(packet, v6 ? ETH_P_IPV6 : ETH_P_IP);
+        return;
+      }
+      case 'too-big':
+        this.punts.txTooBig++;
+        return;
+      default:
+        this.punts.txDropped++;
+    }
+  }
+
+  /** A group the host sends to: map it in the fast path once the (send-only) join is done. */
+  private trackDestination(packet: Buffer, v6: boolean): void {
+    if (v6 && packet.length >= 40) this.tables.track(formatIpv6(packet.subarray(24, 40)));
+    else if (!v6 && packet.length >= 20) this.tables.track(formatIpv4(packet.subarray(16, 20)));
+  }
+
+  private completionOf(p: RxPunt): UdCompletion {
+    return {
+      qpn: this.plane.qpn,
+      srcQpn: p.srcQpn,
+      slid: p.slid,
+      sl: p.sl,
+      pkey: p.pkey,
+      qkey: p.qkey,
+      payload: Buffer.from(p.frame),
+      ...(p.grh ? { grh: { sgid: Buffer.from(p.grh.sgid), dgid: Buffer.from(p.grh.dgid), hopLimit: 0, trafficClass: 0, flowLabel: 0 } } : {}),
+    };
+  }
+
+  private inject(packet: Buffer): void {
+    if (this.plane.closed) return;
+    try {
+      this.plane.injectToHost(packet);
+      this.punts.injected++;
+    } catch (e) {
+      this.punts.injectFailed++;
+      this.log(`${this.ifname}: inject to host failed: ${(e as Error).message}`);
+    }
+  }
+
+  private onState(s: LinkState): void {
+    this.log(`${this.ifname}: link ${s}`);
+    this.syncLink();
+  }
+
+  /** The TUN device's configuration: the kernel's link-local address off, addresses, link up. */
+  private async configureLink(): Promise<void> {
+    await this.link.noKernelLinkLocal();
+    for (const cidr of this.kernelAddresses) await this.link.addAddress(cidr);
+    await this.link.up();
+    this.syncLink();
+  }
+
+  /** Q_Key, MTU, our LID and carrier from the interface to the data plane and the TUN device. */
+  private syncLink(): void {
+    if (this.plane.closed) return;
+    try {
+      if (this.iface.qpn !== this.plane.qpn) return this.qpMoved();
+      const lid = this.port.attributes().lid;
+      if (lid !== this.lid && lid > 0 && lid < LID_MULTICAST_BASE) {
+        this.plane.setLocalLid(lid);
+        this.lid = lid;
+      }
+      if (this.iface.carrier) {
+        if (this.plane.qkey !== this.iface.qkey) this.plane.setQkey(this.iface.qkey);
+        const mtu = clampMtu(this.iface.mtu, this.endpoint);
+        if (this.plane.mtu !== mtu) this.plane.setMtu(mtu);
+      }
+      this.plane.setCarrier(this.iface.carrier);
+      this.tables.sync();
+    } catch (e) {
+      this.log(`${this.ifname}: link sync failed: ${(e as Error).message}`);
+    }
+  }
+
+  private safeSync(): void {
+    if (this.iface.qpn !== this.plane.qpn) return this.qpMoved();
+    try {
+      this.tables.sync();
+    } catch (e) {
+      this.log(`${this.ifname}: table sync failed: ${(e as Error).message}`);
+    }
+  }
+
+  /**
+   * The interface replaced its UD QP (its P_Key index moved, or the P_Key went and came back):
+   * the data plane still sits on the old one. Carrier off and tables emptied at once; once the
+   * new QP exists, the TUN device is made again on it (rebind()).
+   */
+  private qpMoved(): void {
+    if (this.rebinding || this.closing || this.plane.closed) return;
+    try {
+      this.plane.setCarrier(false);
+      this.tables.clear();
+    } catch (e) {
+      this.log(`${this.ifname}: emptying the data plane failed: ${(e as Error).message}`);
+    }
+    if (this.iface.qpn === undefined) return; // no QP yet: the next state change brings one
+    this.rebinding = this.rebind()
+      .catch((e: unknown) => this.log(`${this.ifname}: rebinding the data plane failed: ${(e as Error).message}`))
+      .finally(() => {
+        this.rebinding = undefined;
+      });
+  }
+
+  /** Closes the data plane (its TUN device goes, with its addresses) and opens one on the interface's QP. */
+  private async rebind(): Promise<void> {
+    const old = this.planeNow;
+    await this.link.undo();
+    old.onPunt(null);
+    await old.close();
+    const qpn = this.iface.qpn;
+    const pkeyIndex = findPkeyIndex(this.port.attributes().pkeys, this.iface.pkey);
+    if (this.closing || qpn === undefined || pkeyIndex === undefined) return;
+    this.log(`${this.ifname}: rebinding the data plane from QPN ${old.qpn} to ${qpn}`);
+    const plane = openPlane(old.ifname, this.netns, this.endpoint, this.iface, qpn, pkeyIndex);
+    this.planeNow = plane;
+    this.tables.retarget(plane);
+    this.lid = this.endpoint.lid;
+    plane.onPunt((batch) => this.onPunts(batch));
+    await this.configureLink();
+  }
+}
+
+/** A data plane on `qpn`, its TUN device down and without carrier until configureLink() and the join. */
+function openPlane(ifname: string, netns: string, endpoint: SimEndpoint, iface: IpoibInterface, qpn: number, pkeyIndex: number): TunDataPlane {
+  const plane = TunDataPlane.open({
+    ifname,
+    netns,
+    endpoint,
+    qpn,
+    qkey: iface.qkey,
+    pkeyIndex,
+    mtu: clampMtu(iface.mtu, endpoint),
+    broadcastMgid: iface.broadcastMgid(),
+    up: false,
+  });
+  try {
+    plane.setCarrier(false);
+  } catch (e) {
+    void plane.close();
+    throw e;
+  }
+  return plane;
+}
+
+/** Leaves a handed-in interface as it came: admin down, without the addresses open() added. */
+async function takeBack(iface: IpoibInterface, added: readonly string[]): Promise<void> {
+  await iface.close();
+  for (const cidr of added) iface.removeAddress(cidr);
+}
+
+function endpointOf(port: HcaPort): SimEndpoint {
+  const withEndpoint = port as HcaPort & { endpointForDataPlane?: () => unknown };
+  const ep = typeof withEndpoint.endpointForDataPlane === 'function' ? withEndpoint.endpointForDataPlane() : undefined;
+  if (!(ep instanceof SimEndpoint)) throw new ArgumentError('IpoibNode.open', 'o.port', port.provider, 'a sim-provider port with a native endpoint');
+  return ep;
+}
+
+/** The interface MTU within what the data plane accepts (IPv4's minimum to the port MTU - 4). */
+function clampMtu(mtu: number, ep: { mtuBytes: number }): number {
+  return Math.max(IPV4_MIN_MTU, Math.min(mtu, ep.mtuBytes - IPOIB_HEADER_LEN));
+}

@@ -24,7 +24,9 @@
  * after 60 s and resolved again by the next punted packet. A QP replaced by the interface (its
  * P_Key index moved) is followed by making the TUN device again on the new QP (its addresses
  * with it; sockets bound to the old device see it go). The host's own multicast memberships
- * (IGMP/MLD) are not observed: callers join groups with joinGroup(). The P_Key must be in the
+ * (/proc/net/igmp, igmp6 in the namespace) are polled (observeHostGroups, every 500 ms by
+ * default) and become full-member joins, so a join or leave takes up to one poll interval to
+ * reach the fabric; joinGroup() remains for groups the kernel does not hold. The P_Key must be in the
  * port's table at open() (the UD QP must exist to bind the data plane), else StateError
  * `no-pkey`.
  *
@@ -40,6 +42,7 @@ import { TunDataPlane, type RxPunt, type TunCounters, type TunPunt, type TxPunt 
 import { NetnsLinkConfig } from './node-netns.js';
 import { FastPathTables } from './node-tables.js';
 import { findPkeyIndex } from './pkey-table.js';
+import { HostMembershipObserver, type MembershipSource, procMembershipSource } from './host-memberships.js';
 
 /** How often the tables are synced besides after punts. */
 export const SYNC_INTERVAL_MS = 20;
@@ -63,6 +66,15 @@ export interface IpoibNodeOptions {
   interface?: IpoibInterface;
   /** More interface options when the node makes the interface (clock, log, IID profile …). */
   interfaceOptions?: Omit<IpoibInterfaceOptions, 'name' | 'port' | 'pkey'>;
+  /**
+   * Observe the kernel's IPv4/IPv6 group memberships on the TUN device and join/leave their
+   * MGIDs as a full member (default true); false: only joinGroup() joins.
+   */
+  observeHostGroups?: boolean;
+  /** The observer's poll interval in ms (default HOST_GROUP_POLL_MS, 500). */
+  hostGroupPollMs?: number;
+  /** Where the memberships are read from (default /proc/net/igmp{,6} in `netns`); for tests. */
+  hostGroupSource?: MembershipSource;
   log?: (line: string) => void;
 }
 
@@ -97,6 +109,8 @@ export class IpoibNode {
   private closing: Promise<void> | undefined;
   /** A data plane being replaced because the interface's QP changed (rebind()). */
   private rebinding: Promise<void> | undefined;
+  /** The host's memberships turned into joins (observeHostGroups). */
+  private hostGroups: HostMembershipObserver | undefined;
 
   private constructor(
     /** The control plane: neighbours(), stats(), info(), joinGroup() … */
@@ -150,6 +164,7 @@ export class IpoibNode {
       node = new IpoibNode(iface, plane, o.netns, link, new FastPathTables(iface, plane), endpoint, o.port, owns, added, kernelAddresses, log);
       node.wire();
       await node.configureLink();
+      if (o.observeHostGroups !== false) node.observeHostGroups(o.hostGroupSource ?? procMembershipSource(o.netns), o.hostGroupPollMs);
       return node;
     } catch (e) {
       try {
@@ -193,6 +208,11 @@ export class IpoibNode {
     this.tables.sync();
   }
 
+  /** The groups joined because the host holds them (empty when not observing). */
+  hostJoinedGroups(): string[] {
+    return this.hostGroups?.joined() ?? [];
+  }
+
   stats(): IpoibNodeStats {
     return { punts: { ...this.punts }, plane: this.plane.counters(), tables: this.tables.sizes() };
   }
@@ -205,9 +225,16 @@ export class IpoibNode {
   close(): Promise<void> {
     this.closing ??= (async () => {
       if (this.timer) clearInterval(this.timer);
+      // First: no join may start once the tables are cleared; the host's groups are left.
+      const observerStopped = this.hostGroups?.stop().then(
+        () => undefined,
+        (e: unknown) => e as Error,
+      );
+      const observerFailure = await observerStopped;
       for (const u of this.unsubscribe.splice(0)) u();
       await this.rebinding;
       const failures = await this.link.undo();
+      if (observerFailure) failures.unshift(observerFailure);
       this.tables.clear();
       try {
         await this.plane.close();
@@ -224,6 +251,17 @@ export class IpoibNode {
       if (first) throw first;
     })();
     return this.closing;
+  }
+
+  private observeHostGroups(source: MembershipSource, intervalMs: number | undefined): void {
+    this.hostGroups = new HostMembershipObserver({
+      source,
+      ifname: this.ifname,
+      sink: { joinGroup: (ip) => this.joinGroup(ip), leaveGroup: (ip) => this.leaveGroup(ip) },
+      ...(intervalMs !== undefined ? { intervalMs } : {}),
+      log: this.log,
+    });
+    this.hostGroups.start();
   }
 
   private wire(): void {

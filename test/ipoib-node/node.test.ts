@@ -12,13 +12,14 @@
  * The tests share one setup and run in order (resolution is observed first, before anything
  * else resolved). Every wait is bounded; namespaces and the fabric go in after().
  */
+import { spawn } from 'node:child_process';
 import { expect } from 'chai';
 import { IpoibHost } from '../../src/ipoib/host.js';
 import { IpoibNode } from '../../src/ipoib/node.js';
 import type { SimHcaPort } from '../../src/fabric/sim/provider.js';
-import { ETH_P_ARP, ETH_P_IPV6, OP_UD_SEND_ONLY } from '../../src/wire/constants.js';
+import { ETH_P_ARP, ETH_P_IPV6, JOIN_STATE_FULL, OP_UD_SEND_ONLY } from '../../src/wire/constants.js';
 import { formatHwAddr } from '../../src/wire/ipoib-hwaddr.js';
-import { broadcastMgid, formatGid, mgidForIpv4Group } from '../../src/wire/mgid.js';
+import { broadcastMgid, formatGid, mgidForIpv4Group, mgidForIpv6Group } from '../../src/wire/mgid.js';
 import type { IbPacket } from '../../src/wire/ib-packet.js';
 import { NativeError, StateError } from '../../src/errors.js';
 import type { SimEndpoint } from '../../src/fabric/sim/native-endpoint.js';
@@ -57,6 +58,57 @@ function udFrames(packets: IbPacket[], qpns: number[]): IbPacket[] {
 const etherTypeOf = (p: IbPacket): number => (p.payload.length >= 2 ? p.payload.readUInt16BE(0) : -1);
 /** The ICMPv6 type of an IPoIB frame carrying IPv6 with no extension header, else -1. */
 const icmpv6TypeOf = (p: IbPacket): number => (etherTypeOf(p) === ETH_P_IPV6 && p.payload[4 + 6] === 58 ? (p.payload[4 + 40] ?? -1) : -1);
+
+/**
+ * A UDP socket in a namespace bound to `port` for `ms`, counting datagrams; with `join` it holds
+ * the group through the kernel (IP_ADD_MEMBERSHIP / IPV6_JOIN_GROUP on `iface`: an IPv4 address,
+ * or `::%ib0`) and drops it when it closes; without, it is a bystander that never joins.
+ */
+const GROUP_SOCKET = `
+const [family, group, iface, port, ms, join] = process.argv.slice(1);
+const s = require('dgram').createSocket({ type: family === '6' ? 'udp6' : 'udp4', reuseAddr: true });
+let n = 0;
+s.on('message', () => n++);
+s.bind(Number(port), () => {
+  if (join === '1') s.addMembership(group, iface);
+  console.log('ready');
+  setTimeout(() => { console.log(JSON.stringify({ received: n })); s.close(); }, Number(ms));
+});
+`;
+
+interface GroupSocketOptions {
+  family: 4 | 6;
+  group: string;
+  iface: string;
+  port: number;
+  ms: number;
+  join: boolean;
+}
+
+/** Starts GROUP_SOCKET; resolves once bound (and joined); `result` is the count once it closed and exited. */
+async function openGroupSocket(ns: Netns, o: GroupSocketOptions): Promise<{ result: Promise<number> }> {
+  const args = [String(o.family), o.group, o.iface, String(o.port), String(o.ms), o.join ? '1' : '0'];
+  const child = spawn('ip', ['netns', 'exec', ns.name, process.execPath, '-e', GROUP_SOCKET, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const killer = setTimeout(() => child.kill('SIGKILL'), o.ms + 10_000);
+  let out = '';
+  let err = '';
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+  const exited = new Promise<void>((resolve) => child.on('close', () => resolve()));
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      out += d;
+      if (out.includes('ready\n')) resolve();
+    });
+    void exited.then(() => reject(new Error(`the group socket in ${ns.name} exited early: ${err}`)));
+  });
+  const result = exited.then(() => {
+    clearTimeout(killer);
+    const m = /\{"received":(\d+)\}/.exec(out);
+    if (!m) throw new Error(`the group socket in ${ns.name} printed no count: ${out} ${err}`);
+    return Number(m[1]);
+  });
+  return { result };
+}
 
 /** The port's loss-fault drop counter. */
 function lossDrops(p: SimHcaPort): number {
@@ -210,19 +262,43 @@ describe('IpoibNode: the stack bound to the TUN data plane between network names
     expect(n3.iface.neighbours().find((x) => x.ip === '192.0.2.2')?.state, 'never resolved').to.not.equal('reachable');
   });
 
-  it('delivers UDP to a multicast group to the member that joined and not to a non-member @ipoib-stack @tun @multicast @ip', async function () {
-    // The host's IGMP membership is not observed yet: the test joins the IB group for node2 itself.
-    const { ns, n2 } = L();
-    n2.joinGroup('239.1.2.3');
+  /** True while the SA lists the port (by GUID) as a full member of the group. */
+  const saFullMember = (mgid: string, port: SimHcaPort): boolean => {
+    const guid = port.attributes().guid;
+    return L().fabric.mgr.sm.members(mgid).some((m) => m.portGuid === guid && (m.joinState & JOIN_STATE_FULL) !== 0);
+  };
+
+  it('joins the multicast group a host socket joined (IP_ADD_MEMBERSHIP), delivers to it and not to a non-member, and leaves when the socket closes @ipoib-stack @tun @multicast @ip @sa', async function () {
+    // No explicit joinGroup: the node observes the kernel's membership (/proc/net/igmp in ns2).
+    const { ns, ports, n2, n4 } = L();
     const mgid = formatGid(mgidForIpv4Group('239.1.2.3', 0xffff));
-    await until('node2 joined 239.1.2.3 as a full member', () => n2.iface.multicastGroups().some((g) => g.mgid === mgid && g.kind === 'full' && g.joined), 5000);
-    const member = await startMcastReceiver(ns[1]!, '239.1.2.3', '192.0.2.2', 5400, 2500);
-    const nonMember = await startMcastReceiver(ns[3]!, '239.1.2.3', '192.0.2.4', 5400, 2500);
+    expect(saFullMember(mgid, ports[1]!), 'node2 is not a member before the socket').to.equal(false);
+    const member = await startMcastReceiver(ns[1]!, '239.1.2.3', '192.0.2.2', 5400, 4000);
+    await until(`the SA lists node2's port as a full member of ${mgid}`, () => saFullMember(mgid, ports[1]!), 5000);
+    expect(n2.hostJoinedGroups()).to.include('239.1.2.3');
+    const nonMember = await openGroupSocket(ns[3]!, { family: 4, group: '239.1.2.3', iface: '192.0.2.4', port: 5400, ms: 2500, join: false });
     await sendMcast(ns[0]!, '239.1.2.3', '192.0.2.1', 5400, 10);
     const [got, notGot] = await Promise.all([member.result, nonMember.result]);
     // The first datagram may wait for the sender's send-only join (3 queued at most).
     expect(got, 'the member').to.be.at.least(8);
     expect(notGot, 'the non-member').to.equal(0);
+    expect(saFullMember(mgid, ports[3]!), 'node4 never joined').to.equal(false);
+    expect(n4.hostJoinedGroups()).to.deep.equal([]);
+    // The member's socket closed with its process: the kernel drops the group, the node leaves.
+    await until(`the SA no longer lists node2's port in ${mgid}`, () => !saFullMember(mgid, ports[1]!), 5000);
+    expect(n2.hostJoinedGroups()).to.not.include('239.1.2.3');
+  });
+
+  it('joins the ipv6 group a host socket joined (IPV6_JOIN_GROUP ff05::1:3) as the ff12:601b mgid and leaves it when the socket closes @ipoib-stack @tun @multicast @ipv6 @mgid @sa', async function () {
+    const { ns, ports, n2 } = L();
+    const mgid = formatGid(mgidForIpv6Group('ff05::1:3', 0xffff));
+    expect(mgid.startsWith('ff12:601b:ffff:'), mgid).to.equal(true);
+    const sock = await openGroupSocket(ns[1]!, { family: 6, group: 'ff05::1:3', iface: '::%ib0', port: 5402, ms: 2500, join: true });
+    await until(`the SA lists node2's port as a full member of ${mgid}`, () => saFullMember(mgid, ports[1]!), 5000);
+    expect(n2.hostJoinedGroups()).to.include('ff05::1:3');
+    await sock.result;
+    await until(`the SA no longer lists node2's port in ${mgid}`, () => !saFullMember(mgid, ports[1]!), 5000);
+    expect(n2.hostJoinedGroups()).to.not.include('ff05::1:3');
   });
 
   it('leaves a node without carrier when its partition has no broadcast group, and ping fails @ipoib-stack @tun @pkey @multicast @ipv6 @icmp', async function () {

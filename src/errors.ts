@@ -2,6 +2,9 @@
  * Every error class of ipoib-lab lives here, so a caller can narrow with `instanceof`
  * and a reader finds the whole taxonomy in one place.
  */
+// Type-only imports: errors.ts must not load runtime code from the layers above it.
+import type { FabricProblem } from './fabric/sim/fabric-description.js';
+import type { CmKind } from './wire/cm.js';
 
 /** A wire structure could not be encoded or decoded: names the field, the offset and the value. */
 export class WireError extends Error {
@@ -387,5 +390,90 @@ export class DaemonRequestError extends Error {
   override readonly name = 'DaemonRequestError';
   constructor(readonly body: DaemonErrorBody) {
     super(`${body.op}: ${body.code}: ${body.message}`);
+  }
+}
+
+// ---- simulated fabric: descriptions, partitions.conf ----------------------------------------
+
+/** A fabric description was rejected; `problems` lists every fault found, `path` the first. */
+export class FabricDescriptionError extends Error {
+  override readonly name = 'FabricDescriptionError';
+  readonly path: string;
+  constructor(readonly problems: readonly FabricProblem[]) {
+    super(problems.map((p) => `${p.path}: ${p.message}`).join('; '));
+    this.path = problems[0]?.path ?? '$';
+  }
+}
+
+/**
+ * A partitions.conf could not be read. `line` and `column` are 1-based (a tab counts as one
+ * column); both are 0 when the problem is in a value handed to formatPartitionsConf.
+ */
+export class PartitionsConfError extends Error {
+  override readonly name = 'PartitionsConfError';
+  constructor(
+    readonly file: string,
+    readonly line: number,
+    readonly column: number,
+    /** What was expected and what was found, without the location. */
+    readonly reason: string,
+  ) {
+    super(line > 0 ? `${file}: line ${line}, column ${column}: ${reason}` : `${file}: ${reason}`);
+  }
+}
+
+// ---- simulated fabric: connection manager (CmRejectError stays in src/fabric/sim/cm-errors.ts) ----
+
+/** Base of every CM failure, so a caller can narrow with one `instanceof`. */
+export class CmError extends Error {
+  override readonly name: string = 'CmError';
+}
+
+/** A message went unanswered through all its retries. */
+export class CmTimeoutError extends CmError {
+  override readonly name = 'CmTimeoutError';
+  constructor(
+    /** The message that got no answer (REQ, REP or DREQ). */
+    readonly unanswered: CmKind,
+    /** How many times it was sent (1 + retries). */
+    readonly attempts: number,
+    /** The wait after each attempt, in ms. */
+    readonly waitMs: number,
+  ) {
+    super(`cm: no answer to ${unanswered} after ${attempts} sends, ${waitMs} ms apart`);
+  }
+}
+
+/** The CM service was closed while the operation was pending. */
+export class CmClosedError extends CmError {
+  override readonly name = 'CmClosedError';
+}
+
+/** An operation that the connection's or service's state does not allow (accept twice, listen twice, …). */
+export class CmStateError extends CmError {
+  override readonly name = 'CmStateError';
+}
+
+// ---- node host side: network namespaces, /proc ---------------------------------------------
+
+/** An `ip -n NS ...` call exited non-zero or timed out. */
+export class NodeNetnsError extends Error {
+  override readonly name = 'NodeNetnsError';
+  constructor(
+    readonly argv: readonly string[],
+    readonly stderr: string,
+  ) {
+    super(`${argv.join(' ')} failed: ${stderr.trim()}`);
+  }
+}
+
+/** A /proc file (igmp, igmp6) could not be read, directly or through nsenter. */
+export class ProcReadError extends Error {
+  override readonly name = 'ProcReadError';
+  constructor(
+    readonly argv: readonly string[],
+    readonly detail: string,
+  ) {
+    super(`${argv.join(' ')} failed: ${detail.trim()}`);
   }
 }

@@ -16,7 +16,7 @@
 import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { endianness } from 'node:os';
-import { ArgumentError, ParseError } from '../errors.js';
+import { ArgumentError, ParseError, ProcReadError } from '../errors.js';
 import { formatIpv4, formatIpv6, parseIpv6 } from '../wire/ip-text.js';
 
 /** One row of /proc/net/igmp or /proc/net/igmp6: a group held on a device. */
@@ -128,15 +128,7 @@ export function isStackManagedGroup(group: string): boolean {
 /** Where memberships come from: every row the kernel holds (all devices), both families. */
 export type MembershipSource = () => Promise<HostMembership[]>;
 
-export class ProcReadError extends Error {
-  override readonly name = 'ProcReadError';
-  constructor(
-    readonly argv: readonly string[],
-    readonly detail: string,
-  ) {
-    super(`${argv.join(' ')} failed: ${detail.trim()}`);
-  }
-}
+export { ProcReadError } from '../errors.js';
 
 /** The namespace file of an `ip netns` name, or the absolute path itself; '' for our own namespace. */
 export function netnsFile(netns: string): string {

@@ -5,19 +5,12 @@
  * newest first, whatever failed before.
  */
 import { execFile } from 'node:child_process';
+import { NodeNetnsError } from '../errors.js';
 
 /** Bound on one `ip` call. */
 const IP_TIMEOUT_MS = 10_000;
 
-export class NodeNetnsError extends Error {
-  constructor(
-    readonly argv: readonly string[],
-    readonly stderr: string,
-  ) {
-    super(`${argv.join(' ')} failed: ${stderr.trim()}`);
-    this.name = 'NodeNetnsError';
-  }
-}
+export { NodeNetnsError } from '../errors.js';
 
 /** Runs `ip -n <netns> ...args`; rejects with NodeNetnsError on a non-zero exit or a timeout. */
 export function ipIn(netns: string, args: readonly string[]): Promise<void> {

@@ -25,10 +25,6 @@ import { endianness } from 'node:os';
 import { WireError } from '../errors.js';
 import { type Codec, checkBytes, checkUint, copyBytes, need } from './codec.js';
 import {
-  ERF_FLAG_DSERR,
-  ERF_FLAG_IFACE_MASK,
-  ERF_FLAG_RXERR,
-  ERF_FLAG_TRUNC,
   ERF_FLAG_VLEN,
   ERF_HEADER_LEN,
   ERF_TYPE_EXTENSION_BIT,

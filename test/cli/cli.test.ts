@@ -3,7 +3,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { main as ipoibLab } from '../../src/cli/ipoib-lab.js';
-import { main as ipoibd } from '../../src/cli/ipoibd.js';
 import { main as ipoibctl } from '../../src/cli/ipoibctl.js';
 import type { Io } from '../../src/cli/run-command.js';
 import { EXIT_FAILURE, EXIT_NOT_IMPLEMENTED, EXIT_OK, EXIT_USAGE } from '../../src/cli/exit-codes.js';

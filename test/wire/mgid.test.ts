@@ -9,7 +9,7 @@ import {
   parseIpoibMgid,
 } from '../../src/wire/mgid.js';
 import { linuxPkey } from '../../src/wire/pkey.js';
-import { expectWireError, hex } from '../helpers/roundtrip.js';
+import { expectWireError } from '../helpers/roundtrip.js';
 
 const text = (b: Buffer): string => formatGid(b);
 

@@ -1,15 +1,13 @@
 /**
- * What a CM operation fails with. TODO(errors): these belong in src/errors.ts with every other
- * error class; they live here until that shared file can take them.
+ * What a CM operation fails with. The family lives in src/errors.ts and is re-exported here, all
+ * but CmRejectError: it names the REJ reason with cmRejReasonName (runtime code of this layer),
+ * which errors.ts must not import.
  */
+import { CmError } from '../../errors.js';
 import type { CmRej } from '../../wire/cm.js';
-import type { CmKind } from '../../wire/cm.js';
 import { cmRejReasonName } from './cm-messages.js';
 
-/** Base of every CM failure, so a caller can narrow with one `instanceof`. */
-export class CmError extends Error {
-  override readonly name: string = 'CmError';
-}
+export { CmClosedError, CmError, CmStateError, CmTimeoutError } from '../../errors.js';
 
 /** The peer answered with a REJ. */
 export class CmRejectError extends CmError {
@@ -34,29 +32,4 @@ export class CmRejectError extends CmError {
     this.messageRejected = rej.messageRejected;
     this.rej = rej;
   }
-}
-
-/** A message went unanswered through all its retries. */
-export class CmTimeoutError extends CmError {
-  override readonly name = 'CmTimeoutError';
-  constructor(
-    /** The message that got no answer (REQ, REP or DREQ). */
-    readonly unanswered: CmKind,
-    /** How many times it was sent (1 + retries). */
-    readonly attempts: number,
-    /** The wait after each attempt, in ms. */
-    readonly waitMs: number,
-  ) {
-    super(`cm: no answer to ${unanswered} after ${attempts} sends, ${waitMs} ms apart`);
-  }
-}
-
-/** The CM service was closed while the operation was pending. */
-export class CmClosedError extends CmError {
-  override readonly name = 'CmClosedError';
-}
-
-/** An operation that the connection's or service's state does not allow (accept twice, listen twice, …). */
-export class CmStateError extends CmError {
-  override readonly name = 'CmStateError';
 }

@@ -5,7 +5,7 @@
  * Node names become network namespace names, hence /^[a-z][a-z0-9-]{0,14}$/ (15 characters
  * leaves room under the kernel's 16-byte IFNAMSIZ for names derived from them).
  */
-import { WireError } from '../../errors.js';
+import { FabricDescriptionError, WireError } from '../../errors.js';
 import { PKEY_BASE_MASK, PKEY_FULL_MEMBER_BIT } from '../../wire/constants.js';
 import { parseGid } from '../../wire/mgid.js';
 import {
@@ -71,18 +71,7 @@ export interface FabricProblem {
   message: string;
 }
 
-/**
- * A fabric description was rejected; `problems` lists every fault found, `path` the first.
- * TODO(errors.ts): move this class to src/errors.ts, which is a shared file this module may not edit.
- */
-export class FabricDescriptionError extends Error {
-  override readonly name = 'FabricDescriptionError';
-  readonly path: string;
-  constructor(readonly problems: readonly FabricProblem[]) {
-    super(problems.map((p) => `${p.path}: ${p.message}`).join('; '));
-    this.path = problems[0]?.path ?? '$';
-  }
-}
+export { FabricDescriptionError } from '../../errors.js';
 
 // ---- validation -----------------------------------------------------------------------------
 

@@ -30,6 +30,7 @@
  * lines, the TClass and FlowLabel flags, repeated `scope=` (OpenSM: one group per scope).
  */
 import { readFile } from 'node:fs/promises';
+import { PartitionsConfError } from '../../errors.js';
 import { PKEY_BASE_MASK, PKEY_DEFAULT } from '../../wire/constants.js';
 
 export type Membership = 'full' | 'limited' | 'both';
@@ -92,23 +93,7 @@ export const DEFAULT_PARTITION_NAME = 'Default';
 /** The default partition: base 0x7fff, so 0xffff for full members and 0x7fff for limited ones. */
 export const DEFAULT_PARTITION_BASE = PKEY_DEFAULT & PKEY_BASE_MASK;
 
-/**
- * A partitions.conf could not be read. `line` and `column` are 1-based (a tab counts as one
- * column); both are 0 when the problem is in a value handed to formatPartitionsConf.
- * TODO(errors.ts): move this class to src/errors.ts, which is a shared file this module may not edit.
- */
-export class PartitionsConfError extends Error {
-  override readonly name = 'PartitionsConfError';
-  constructor(
-    readonly file: string,
-    readonly line: number,
-    readonly column: number,
-    /** What was expected and what was found, without the location. */
-    readonly reason: string,
-  ) {
-    super(line > 0 ? `${file}: line ${line}, column ${column}: ${reason}` : `${file}: ${reason}`);
-  }
-}
+export { PartitionsConfError } from '../../errors.js';
 
 // ---- value rules, shared by the parser and the formatter --------------------------------------
 

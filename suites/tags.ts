@@ -28,6 +28,7 @@ export const TAGS = {
   tun: 'the native TUN data plane of the reference IPoIB stack (TUN device, fast path, punts)',
   cli: 'command-line entry points',
   meta: "checks of the project's own conventions",
+  catalogue: 'the requirement catalogue (suites/requirements.ts): IDs, counts, findings, probes',
   lab: 'lab files, node transports, cleanup',
   ssh: 'the SSH transport',
   'ipoib-stack': 'the reference IPoIB stack (src/ipoib): bring-up, resolution, joins, child interfaces',

@@ -37,7 +37,7 @@ describe('mgid: IPoIB multicast GID construction @mgid @multicast', function () 
     expect(text(mgidForIpv4Group('239.1.2.3', 0xffff))).to.equal('ff12:401b:ffff::f01:203');
   });
 
-  it('maps 239.1.2.3 as the catalogue join check expects @mgid @multicast', function () {
+  it('maps 239.1.2.3 as the research join check expects @mgid @multicast', function () {
     expect(text(mgidForIpv4Group('239.1.2.3', 0x8001))).to.equal('ff12:401b:8001::f01:203');
   });
 

@@ -19,11 +19,11 @@
  * An endpoint keeps the process alive only while a receive callback is set (like a socket with
  * a 'message' listener); `unref()` lets the process exit anyway. Always `await close()`.
  */
+import { gidArg, hex, multicastLid, objectArg, uint, unicastLid } from '../../native/arg-checks.js';
 import { ArgumentError, MtuExceededError, NativeError, StateError } from '../../errors.js';
 import { callNative, loadNative, type NativeBinding, type NativeSimEndpoint } from '../../native/addon.js';
 import {
   IB_MTU_CODE_TO_BYTES,
-  LID_MULTICAST_BASE,
   LID_PERMISSIVE,
   MCAST_QPN,
   QPN_GSI,
@@ -217,30 +217,7 @@ function binding(): NativeBinding {
   return native;
 }
 
-// ---- validation helpers (each throws ArgumentError naming the argument)
-
-const hex = (v: number): string => `0x${v.toString(16)}`;
-
-function uint(op: string, arg: string, v: unknown, min: number, max: number, what?: string): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-    throw new ArgumentError(op, arg, v, what ?? `an integer from ${hex(min)} to ${hex(max)}`);
-  }
-  return v;
-}
-
-function unicastLid(op: string, arg: string, v: unknown): number {
-  return uint(op, arg, v, 1, LID_MULTICAST_BASE - 1, 'a unicast LID (1..0xbfff)');
-}
-
-function multicastLid(op: string, arg: string, v: unknown): number {
-  return uint(op, arg, v, LID_MULTICAST_BASE, LID_PERMISSIVE - 1, 'a multicast LID (0xc000..0xfffe)');
-}
-
-function gid(op: string, arg: string, v: unknown, multicast = false): Buffer {
-  if (!Buffer.isBuffer(v) || v.length !== GID_LEN) throw new ArgumentError(op, arg, v, `a ${GID_LEN}-octet Buffer`);
-  if (multicast && v[0] !== 0xff) throw new ArgumentError(op, arg, v, 'a multicast GID (first octet 0xff)');
-  return v;
-}
+// ---- validation helpers (each throws ArgumentError naming the argument; shared ones in src/native/arg-checks.ts)
 
 function udpPort(op: string, arg: string, v: unknown): number {
   return uint(op, arg, v, 1, 0xffff, 'a UDP port (1..65535)');
@@ -264,11 +241,6 @@ function linkState(op: string, arg: string, v: unknown): LinkState {
 
 function qpnArg(op: string, arg: string, v: unknown): number {
   return uint(op, arg, v, QPN_GSI, MAX_QPN, 'a QPN from 1 to 0xfffffe');
-}
-
-function objectArg(op: string, arg: string, v: unknown): Record<string, unknown> {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ArgumentError(op, arg, v, 'an object');
-  return v as Record<string, unknown>;
 }
 
 /** The completions of one native batch as objects; payloads are views of the batch's one Buffer. */
@@ -339,7 +311,7 @@ export class SimEndpoint {
     const op = 'SimEndpoint.open';
     const opts = objectArg(op, 'o', o);
     const lid = unicastLid(op, 'o.lid', opts.lid);
-    const g = Buffer.from(gid(op, 'o.gid', opts.gid));
+    const g = Buffer.from(gidArg(op, 'o.gid', opts.gid));
     const code = mtuCode(op, 'o.mtuCode', opts.mtuCode);
     const pkeys = pkeyTable(op, 'o.pkeys', opts.pkeys);
     const state = opts.state === undefined ? 'active' : linkState(op, 'o.state', opts.state);
@@ -472,7 +444,7 @@ export class SimEndpoint {
   attachMulticast(qpn: number, mgid: Buffer, mlid: number): void {
     const op = 'SimEndpoint.attachMulticast';
     const q = qpnArg(op, 'qpn', qpn);
-    const g = gid(op, 'mgid', mgid, true);
+    const g = gidArg(op, 'mgid', mgid, true);
     const l = multicastLid(op, 'mlid', mlid);
     this.call('attachMulticast', () => this.native.attachMulticast(q, g, l), this.noSuchQp(op, q));
   }
@@ -480,7 +452,7 @@ export class SimEndpoint {
   detachMulticast(qpn: number, mgid: Buffer, mlid: number): void {
     const op = 'SimEndpoint.detachMulticast';
     const q = qpnArg(op, 'qpn', qpn);
-    const g = gid(op, 'mgid', mgid, true);
+    const g = gidArg(op, 'mgid', mgid, true);
     const l = multicastLid(op, 'mlid', mlid);
     this.call('detachMulticast', () => this.native.detachMulticast(q, g, l), {
       ENOENT: () => new ArgumentError(op, 'mgid', g, `a group QP ${hex(q)} is attached to on MLID ${hex(l)}`),
@@ -516,7 +488,7 @@ export class SimEndpoint {
       let flags = 0;
       if (s.grh !== undefined) {
         const g = objectArg(op, `${at}.grh`, s.grh);
-        octets.set(gid(op, `${at}.grh.dgid`, g.dgid), b * 4 + SEND_DGID_OCTET);
+        octets.set(gidArg(op, `${at}.grh.dgid`, g.dgid), b * 4 + SEND_DGID_OCTET);
         desc[b + Sw.hopLimit] = g.hopLimit === undefined ? 0 : uint(op, `${at}.grh.hopLimit`, g.hopLimit, 0, 0xff);
         desc[b + Sw.tclass] = g.tclass === undefined ? 0 : uint(op, `${at}.grh.tclass`, g.tclass, 0, 0xff);
         desc[b + Sw.flowLabel] = g.flowLabel === undefined ? 0 : uint(op, `${at}.grh.flowLabel`, g.flowLabel, 0, 0xfffff);

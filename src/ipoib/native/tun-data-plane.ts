@@ -20,6 +20,7 @@
  * Like SimEndpoint, an instance keeps the process alive only while a punt callback is set;
  * always `await close()`.
  */
+import { boolArg, gidArg, hex, multicastLid, objectArg, optionalUint, uint, unicastLid } from '../../native/arg-checks.js';
 import { isIPv4, isIPv6 } from 'node:net';
 import { ArgumentError, MtuExceededError, NativeError, StateError } from '../../errors.js';
 import type { UdDestination } from '../../fabric/hca.js';
@@ -39,7 +40,6 @@ import {
   IPOIB_HEADER_LEN,
   IPV4_MIN_MTU,
   LID_MULTICAST_BASE,
-  LID_MULTICAST_MAX,
   LID_PERMISSIVE,
   MCAST_QPN,
   QPN_MASK,
@@ -245,50 +245,12 @@ function binding(): NativeBinding {
   return native;
 }
 
-// ---- validation helpers (each throws ArgumentError naming the argument)
-
-const hex = (v: number): string => `0x${v.toString(16)}`;
-
-function uint(op: string, arg: string, v: unknown, min: number, max: number, what?: string): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-    throw new ArgumentError(op, arg, v, what ?? `an integer from ${hex(min)} to ${hex(max)}`);
-  }
-  return v;
-}
-
-function optionalUint(op: string, arg: string, v: unknown, max: number, what: string): number {
-  return v === undefined ? 0 : uint(op, arg, v, 0, max, what);
-}
-
-function objectArg(op: string, arg: string, v: unknown): Record<string, unknown> {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ArgumentError(op, arg, v, 'an object');
-  return v as Record<string, unknown>;
-}
-
-function boolArg(op: string, arg: string, v: unknown, dflt: boolean): boolean {
-  if (v === undefined) return dflt;
-  if (typeof v !== 'boolean') throw new ArgumentError(op, arg, v, 'a boolean');
-  return v;
-}
-
-function gidArg(op: string, arg: string, v: unknown, multicast: boolean): Buffer {
-  if (!Buffer.isBuffer(v) || v.length !== GID_LEN) throw new ArgumentError(op, arg, v, `a ${GID_LEN}-octet Buffer`);
-  if (multicast && v[0] !== 0xff) throw new ArgumentError(op, arg, v, 'a multicast GID (first octet 0xff)');
-  return Buffer.from(v);
-}
-
-function unicastLid(op: string, arg: string, v: unknown): number {
-  return uint(op, arg, v, 1, LID_MULTICAST_BASE - 1, 'a unicast LID (1..0xbfff)');
-}
-
-function multicastLid(op: string, arg: string, v: unknown): number {
-  return uint(op, arg, v, LID_MULTICAST_BASE, LID_MULTICAST_MAX, 'a multicast LID (0xc000..0xfffe)');
-}
+// ---- validation helpers (each throws ArgumentError naming the argument; shared ones in src/native/arg-checks.ts)
 
 function grhArg(op: string, arg: string, v: unknown, multicast: boolean): NativeTunGrh {
   const g = objectArg(op, arg, v);
   return {
-    dgid: gidArg(op, `${arg}.dgid`, g.dgid, multicast),
+    dgid: Buffer.from(gidArg(op, `${arg}.dgid`, g.dgid, multicast)),
     hopLimit: optionalUint(op, `${arg}.hopLimit`, g.hopLimit, 0xff, 'an integer from 0 to 255'),
     tclass: optionalUint(op, `${arg}.trafficClass`, g.trafficClass, 0xff, 'an integer from 0 to 255'),
     flowLabel: optionalUint(op, `${arg}.flowLabel`, g.flowLabel, 0xfffff, 'a 20-bit flow label'),

@@ -261,6 +261,28 @@ export interface LabFileProblem {
   message: string;
 }
 
+/**
+ * Control flow, not a failure: the case cannot run on this lab (a capability it requires is
+ * missing, the lab cannot start here). Always carries the reason, which the report shows.
+ */
+export class Skip extends Error {
+  override readonly name = 'Skip';
+  constructor(readonly reason: string) {
+    super(reason);
+  }
+}
+
+/**
+ * The lab could not be brought up, attached to or used as a whole (as opposed to one command on
+ * one node failing): a lab or infrastructure failure, never a verdict on the DUT.
+ */
+export class LabError extends Error {
+  override readonly name = 'LabError';
+  constructor(message: string) {
+    super(message);
+  }
+}
+
 /** A lab file could not be used; lists every problem found, not just the first. */
 export class LabFileError extends Error {
   override readonly name = 'LabFileError';
@@ -280,6 +302,25 @@ export class CleanupError extends Error {
     const lines = failures.map((f) => `  ${f.description}: ${f.error instanceof Error ? f.error.message : String(f.error)}`);
     super(`${failures.length} cleanup step${failures.length === 1 ? '' : 's'} failed:\n${lines.join('\n')}`);
   }
+}
+
+/** A probe waited for a frame or MAD that did not come: says what it waited for, how long, and what it saw instead. */
+export class ProbeTimeoutError extends Error {
+  override readonly name = 'ProbeTimeoutError';
+  constructor(
+    /** What was awaited, e.g. `a frame on QP 0x000012`. */
+    readonly what: string,
+    readonly timeoutMs: number,
+    /** How many frames (or MADs) arrived meanwhile without matching. */
+    readonly seen: number,
+  ) {
+    super(`probe: no ${what} within ${timeoutMs} ms (${seen} other${seen === 1 ? '' : 's'} received)`);
+  }
+}
+
+/** A wire capture could not be started or read (e.g. the fabric's one tap is already in use). */
+export class CaptureError extends Error {
+  override readonly name = 'CaptureError';
 }
 
 /** An RC connection could not be made (base of the two causes below; alone: the port closed, or another failure). */

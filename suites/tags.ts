@@ -32,6 +32,11 @@ export const TAGS = {
   lab: 'lab files, node transports, cleanup',
   ssh: 'the SSH transport',
   'ipoib-stack': 'the reference IPoIB stack (src/ipoib): bring-up, resolution, joins, child interfaces',
+  mtu: 'interface and path MTU, group MTU, fragmentation',
+  robustness: 'malformed and unexpected input: the DUT stays up, drops and counts it, and works afterwards',
+  interop: 'OFA-style interoperability: ping sizes both ways and checksummed file transfers',
+  conformance: 'the conformance harness, certification and report generation',
+  power: 'suite power: seeded defects and which tests catch them',
 } as const;
 
 export type Tag = keyof typeof TAGS;

@@ -31,8 +31,16 @@ export function registerFabric(program: Command, io: Io): void {
     .option('--nodes <n>', 'number of nodes (node1..nodeN), one port each', intArg('--nodes', 1, 64), 2)
     .option('--partitions <file>', 'partitions in OpenSM partitions.conf syntax (default: Default=0x7fff, ipoib, full members)')
     .option('--ipoib', 'also start one ipoibd per node, each in its own network namespace with 192.0.2.<i>/24 and 2001:db8::<i>/64 (root)')
-    .action(async (o: { name: string; nodes: number; partitions?: string; ipoib?: boolean }) => {
+    .option('--lab <file>', 'lay the fabric out as a sim lab file says (its nodes, addresses, partitions, plus a probe port) and start its ipoibd nodes (root); replaces --nodes, --partitions and --ipoib')
+    .option('--defect <name>', 'TEST ONLY, with --lab: seed this non-conformance into the DUT node\'s stack (repeatable; `ipoibd --list-defects`)', (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .action(async (o: { name: string; nodes: number; partitions?: string; ipoib?: boolean; lab?: string; defect: string[] }) => {
       const { fabricUp } = await import('./commands/fabric.js');
+      if (o.lab !== undefined) {
+        const { fabricUpOptionsForLab } = await import('./commands/fabric-lab.js');
+        done(await fabricUp(await fabricUpOptionsForLab(o.name, o.lab, o.defect), io));
+        return;
+      }
+      if (o.defect.length > 0) throw new UsageError('--defect needs --lab (defects go to the lab\'s DUT node)');
       done(await fabricUp({ name: o.name, nodes: o.nodes, ...(o.partitions !== undefined ? { partitions: o.partitions } : {}), ipoib: o.ipoib === true }, io));
     });
 
@@ -109,7 +117,8 @@ export function registerFabric(program: Command, io: Io): void {
     .addOption(nameOption())
     .option('--nodes <n>', 'number of nodes', intArg('--nodes', 1, 64), 2)
     .option('--partitions <file>', 'partitions file')
-    .action(async (o: { name: string; nodes: number; partitions?: string }) => {
+    .option('--node-names <names>', 'comma-separated node names instead of node1..nodeN', (v: string) => v.split(','))
+    .action(async (o: { name: string; nodes: number; partitions?: string; nodeNames?: string[] }) => {
       const { fabricServe } = await import('./commands/fabric.js');
       done(await fabricServe(o, io));
     });

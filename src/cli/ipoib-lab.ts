@@ -2,12 +2,17 @@
  * `ipoib-lab`: the command registry. Each command lives in commands/<name>.ts, is imported
  * lazily, takes typed options and returns an exit code; printing goes through Io.
  */
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { UsageError } from '../errors.js';
 import { type Io, processIo, runCommand } from './run-command.js';
-import { notImplemented } from './not-implemented.js';
 import { PRODUCT_VERSION } from '../version.js';
 import { registerFabric } from './fabric-commands.js';
+
+function minutesArg(v: string): number {
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || n < 1 || n > 24 * 60) throw new InvalidArgumentError('minutes must be an integer 1..1440');
+  return n;
+}
 
 function secondsArg(v: string): number {
   const n = Number(v);
@@ -66,18 +71,47 @@ export function buildProgram(io: Io): Command {
       program.setOptionValue('exit', await cleanup({ lab: o.lab, runId: o.runId, journalDir: o.journalDir }, io));
     });
 
-  const later: Array<[string, string, string]> = [
-    ['run', 'run conformance suites against a lab', 'the conformance suites issue'],
-    ['certify', 'run a full certification and write the conformance matrix', 'the conformance suites issue'],
-  ];
-  for (const [name, description, landsWith] of later) {
+  const certifyCommand = (name: 'certify' | 'run', description: string, matrix: boolean) =>
     program
       .command(name)
-      .description(`${description} (not implemented yet)`)
-      .allowUnknownOption()
-      .allowExcessArguments()
-      .action(() => notImplemented(`'ipoib-lab ${name}'`, `arrives with ${landsWith}`));
-  }
+      .description(description)
+      .option('--lab <file>', 'lab file (default: $IPOIB_LAB_FILE, else lab/sim.json)')
+      .option('--out <dir>', 'where results and reports go', 'reports')
+      .option('--grep <pattern>', 'run only the cases whose title matches (a tag like @pkey, or a requirement ID)')
+      .option('--timeout <minutes>', 'stop the suites after this long', minutesArg, 20)
+      .addOption(new Option('--defect <name>', 'TEST ONLY: seed a non-conformance into the DUT (suite power)').argParser((v: string, prev: string[] = []) => [...prev, v]).hideHelp())
+      .action(async (o: { lab?: string; out: string; grep?: string; timeout: number; defect?: string[]; html?: boolean }) => {
+        const { certify } = await import('./commands/certify.js');
+        const code = await certify(
+          {
+            ...(o.lab !== undefined ? { lab: o.lab } : {}),
+            out: o.out,
+            ...(o.grep !== undefined ? { grep: o.grep } : {}),
+            matrix,
+            html: matrix && o.html !== false,
+            defects: o.defect ?? [],
+            fabricName: name,
+            timeoutMs: o.timeout * 60_000,
+          },
+          io,
+        );
+        program.setOptionValue('exit', code);
+      });
+  certifyCommand('certify', 'bring the lab up, run every suite, write the conformance matrix (reports/conformance.{json,md}), JUnit and the allure HTML report; exit 1 when a MUST fails', true).option('--no-html', 'skip the allure HTML report');
+  certifyCommand('run', 'bring the lab up and run the suites (or --grep a slice), without the matrix and HTML report', false);
+
+  program
+    .command('power')
+    .description('suite power: run the suites against each seeded defect of the reference stack and report which cases catch it (exit 1 when one is missed)')
+    .option('--lab <file>', 'a sim lab file (default: $IPOIB_LAB_FILE, else lab/sim.json)')
+    .option('--out <dir>', 'where the per-defect results and power.{json,md} go', 'reports/power')
+    .option('--defect <name>', 'only this defect (repeatable; default: every one, see ipoibd --list-defects)', (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .option('--full', 'run every suite against each defect, not only the cases that name its IDs')
+    .option('--timeout <minutes>', 'stop one defect\'s run after this long', minutesArg, 20)
+    .action(async (o: { lab?: string; out: string; defect: string[]; full?: boolean; timeout: number }) => {
+      const { power } = await import('./commands/power.js');
+      program.setOptionValue('exit', await power({ ...(o.lab !== undefined ? { lab: o.lab } : {}), out: o.out, defects: o.defect, full: o.full === true, timeoutMs: o.timeout * 60_000 }, io));
+    });
   return program;
 }
 

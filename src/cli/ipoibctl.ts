@@ -2,7 +2,7 @@
  * `ipoibctl [--fabric NAME --node N | --socket PATH] [--json] COMMAND ...`: the control surface
  * of a running ipoibd. Commands mirror the kernel's interfaces to ib_ipoib (sysfs files,
  * `ip link`, ethtool, debugfs); a refused request prints `ipoibctl: <command>: <ERRNO>: <why>`
- * and exits 1; a bad command line exits 2.
+ * (with --json also `{"error": …}` on stdout) and exits 1; a bad command line exits 2.
  */
 import { ExitError, UsageError } from '../errors.js';
 import { fabricPaths } from '../fabric/sim/run-dir.js';
@@ -23,15 +23,21 @@ Commands:
   mtu IF [N]                     read or set the MTU (datagram-mode rules)
   stats IF                       ethtool -S counters
   mcg IF | path IF               the debugfs <if>_mcg / <if>_path dumps
-  neigh IF                       the neighbour table
+  neigh IF [flush]               the neighbour table; flush drops every neighbour and path
   create_child IF PKEY           sysfs create_child (the text as written)
   delete_child IF PKEY           sysfs delete_child
   pkey IF | parent IF            sysfs pkey / parent
   up IF [CIDR ...] | down IF     admin state (up adds the addresses first; a child gets
                                  its own TUN device when the daemon has a namespace)
+  addr add|del CIDR dev IF       the stack's copy of an address (it answers ARP/ND for it);
+                                 the host's own (ip addr) is configured separately
   link add link IF [name NAME] type ipoib [pkey P] [mode datagram|connected] [umcast 0|1]
   link del NAME
-  debug IF [LEVEL]               read or set the interface's debug level`;
+  debug IF [LEVEL]               read or set the interface's debug level
+
+With --json, a result is one JSON document on stdout; a failure is {"error": {"command",
+"code", "op", "message"}} on stdout as well as the usual line on stderr (exit 1), with the
+daemon's errno name, or EIO when the daemon could not be asked.`;
 
 interface Global {
   fabric?: string;
@@ -112,7 +118,7 @@ function parseLinkAdd(args: readonly string[]): DaemonCall {
   return call as DaemonCall;
 }
 
-const IF_ONLY = new Set(['stats', 'mcg', 'path', 'neigh', 'pkey', 'parent', 'down']);
+const IF_ONLY = new Set(['stats', 'mcg', 'path', 'pkey', 'parent', 'down']);
 
 /** The command line after the global options → one protocol request. */
 export function parseCommand(rest: readonly string[]): DaemonCall {
@@ -130,6 +136,19 @@ export function parseCommand(rest: readonly string[]): DaemonCall {
     case 'up':
       want(1, 17);
       return args.length > 1 ? { cmd, ifname: ifname(), addresses: args.slice(1) } : { cmd, ifname: ifname() };
+    case 'neigh':
+      want(1, 2);
+      if (args[1] === undefined) return { cmd, ifname: ifname() };
+      if (args[1] !== 'flush') throw new UsageError(`neigh: "${args[1]}" is not "flush"`);
+      return { cmd: 'neigh_flush', ifname: ifname() };
+    case 'addr': {
+      // iproute2's order: addr add CIDR dev IF.
+      const [sub, address, dev, name] = args;
+      if ((sub !== 'add' && sub !== 'del') || address === undefined || dev !== 'dev' || name === undefined || args.length !== 4) {
+        throw new UsageError('addr add|del CIDR dev IF');
+      }
+      return { cmd: sub === 'add' ? 'addr_add' : 'addr_del', ifname: name, address };
+    }
     case 'show':
       want(0, 1);
       return args[0] === undefined ? { cmd: 'show' } : { cmd: 'show', ifname: ifname() };
@@ -165,7 +184,7 @@ export function parseCommand(rest: readonly string[]): DaemonCall {
 /** How an error names the command: its first word, two for `link add` / `link del`. */
 function commandLabel(rest: readonly string[]): string {
   const [first, second] = rest;
-  if (first === 'link' && second !== undefined) return `link ${second === 'delete' ? 'del' : second}`;
+  if ((first === 'link' || first === 'addr') && second !== undefined) return `${first} ${second === 'delete' ? 'del' : second}`;
   return first ?? '';
 }
 
@@ -178,11 +197,18 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
     }
     const call = parseCommand(g.rest);
     const socket = socketOf(g);
+    const command = commandLabel(g.rest);
+    /** A failure that is not the daemon's refusal (unreachable, no answer): EIO, as the daemon names its own. */
+    const failed = (e: unknown): ExitError => {
+      const message = (e as Error).message;
+      if (g.json) io.out(JSON.stringify({ error: { command, code: 'EIO', op: command, message } }, null, 2));
+      return new ExitError(EXIT_FAILURE, message);
+    };
     let client: DaemonClient;
     try {
       client = await DaemonClient.connect(socket);
     } catch (e) {
-      throw new ExitError(EXIT_FAILURE, (e as Error).message);
+      throw failed(e);
     }
     try {
       const result = await client.request<HandlerResult>(call);
@@ -190,8 +216,11 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
       else for (const l of formatResult(result)) io.out(l);
       return 0;
     } catch (e) {
-      if (e instanceof DaemonRequestError) throw new ExitError(EXIT_FAILURE, `${commandLabel(g.rest)}: ${e.body.code}: ${e.body.message}`);
-      throw new ExitError(EXIT_FAILURE, (e as Error).message);
+      if (e instanceof DaemonRequestError) {
+        if (g.json) io.out(JSON.stringify({ error: { command, ...e.body } }, null, 2));
+        throw new ExitError(EXIT_FAILURE, `${command}: ${e.body.code}: ${e.body.message}`);
+      }
+      throw failed(e);
     } finally {
       client.close();
     }

@@ -6,21 +6,34 @@
 import type { GsiAddress, GsiPort } from './gsi.js';
 import type { JoinRequest, SaClient } from './hca.js';
 import { SaError } from '../errors.js';
-import { encodeToBuffer } from '../wire/codec.js';
+import { type Codec, encodeToBuffer } from '../wire/codec.js';
 import {
   MAD_METHOD_DELETE,
   MAD_METHOD_GET,
+  MAD_METHOD_GET_TABLE,
   MAD_METHOD_SET,
   MGMT_CLASS_SUBN_ADM,
   QPN_GSI,
   SA_ATTR_MCMEMBER_RECORD,
   SA_ATTR_PATH_RECORD,
   SA_CLASS_VERSION,
+  SA_HEADER_LEN,
 } from '../wire/constants.js';
-import { SA_ERR_NAMES, madIsResponse, saErrorCode } from '../wire/mad.js';
+import {
+  MAD_METHOD_RESPONSE_BIT,
+  RMPP_FLAG_ACTIVE,
+  RMPP_FLAG_LAST,
+  RMPP_TYPE_ACK,
+  RMPP_TYPE_DATA,
+  RMPP_VERSION,
+  SA_ERR_NAMES,
+  SA_ERR_NO_RECORDS,
+  madIsResponse,
+  saErrorCode,
+} from '../wire/mad.js';
 import { type McMemberComponent, type McMemberRecord, mcMemberComponentMask, mcMemberRecord } from '../wire/mcmember-record.js';
 import { type PathRecord, type PathRecordComponent, pathRecord, pathRecordComponentMask } from '../wire/path-record.js';
-import { parseSaMad, saMad } from '../wire/sa.js';
+import { parseSaMad, type SaMad, saMad, saRecordStride, sliceSaRecords } from '../wire/sa.js';
 
 export interface SaClientOptions {
   /** Where the SA is: the SM's LID (QP1 is implied). */
@@ -42,9 +55,37 @@ function describeStatus(status: number): string {
   return `MAD status 0x${status.toString(16).padStart(4, '0')}`;
 }
 
+export interface GetTableOptions {
+  /**
+   * SM_Key in the SA header. The SA's own key makes the request trusted: an MCMemberRecord
+   * table then holds every member's record with its PortGID and JoinState (an untrusted one
+   * gets one record per group with those zeroed). Default 0 (untrusted).
+   */
+  smKey?: bigint;
+  /** For all attempts together (split evenly); default attempts × attemptTimeoutMs. */
+  timeoutMs?: number;
+}
+
+export interface GetTableRequest<T> {
+  attributeId: number;
+  /** The record's codec: encodes the template, decodes each record of the answer. */
+  codec: Codec<T>;
+  /** Template whose `componentMask` components select the records. */
+  record: T;
+  componentMask: bigint;
+}
+
+/**
+ * RMPP window this client grants a sending SA in each ACK: segments beyond the last one in
+ * order that the SA may send before it waits for the next ACK.
+ */
+export const RMPP_RECEIVE_WINDOW = 32;
+
 export class GsiSaClient implements SaClient {
   private nextTid = BigInt(Date.now() & 0xffffff) << 16n;
   private readonly waiting = new Map<bigint, (mad: Buffer) => void>();
+  /** GetTable transactions: every response MAD of the TransactionID (RMPP segments), not just the first. */
+  private readonly streams = new Map<bigint, (mad: SaMad) => void>();
   private readonly unsubscribe: () => void;
 
   constructor(
@@ -57,6 +98,7 @@ export class GsiSaClient implements SaClient {
   close(): void {
     this.unsubscribe();
     this.waiting.clear();
+    this.streams.clear();
   }
 
   async join(req: JoinRequest): Promise<McMemberRecord> {
@@ -81,6 +123,106 @@ export class GsiSaClient implements SaClient {
     return pathRecord.decode(resp, 0).value;
   }
 
+  /**
+   * SubnAdmGetTable: every record the SA selects, reassembled from the RMPP segments of the
+   * GetTableResp. Each segment that arrives in order is ACKed, as an RMPP receiver must, so an
+   * SA that waits for ACKs (a real one) sends the next window; the sim's SA sends everything at
+   * once and ignores the ACKs. An empty table (or ERR_NO_RECORDS) resolves with []; any other
+   * status rejects with SaError, as does silence through every attempt.
+   */
+  async getTable<T>(req: GetTableRequest<T>, o: GetTableOptions = {}): Promise<T[]> {
+    const attempts = this.o.attempts ?? 3;
+    const perAttempt = o.timeoutMs !== undefined ? Math.max(1, Math.floor(o.timeoutMs / attempts)) : (this.o.attemptTimeoutMs ?? 1000);
+    const data = Buffer.alloc(SA_DATA_LEN);
+    req.codec.encode(req.record, data, 0);
+    const what = `GetTable of attribute 0x${req.attributeId.toString(16).padStart(4, '0')}`;
+    for (let attempt = 1; attempt <= attempts; attempt++) {
+      const tid = this.nextTid++;
+      const request = encodeToBuffer(saMad, {
+        header: { baseVersion: 1, mgmtClass: MGMT_CLASS_SUBN_ADM, classVersion: SA_CLASS_VERSION, method: MAD_METHOD_GET_TABLE, status: 0, classSpecific: 0, transactionId: tid, attributeId: req.attributeId, reserved: 0, attributeModifier: 0 },
+        rmpp: { version: 0, type: 0, responseTime: 0, flags: 0, status: 0, data1: 0, data2: 0 },
+        sa: { smKey: o.smKey ?? 0n, attributeOffset: 0, reserved: 0, componentMask: req.componentMask },
+        data,
+      });
+      const answer = await this.receiveTable(tid, request, perAttempt);
+      if (answer === null) continue;
+      if ('error' in answer) {
+        const status = answer.error.header.status;
+        if (saErrorCode(status) === SA_ERR_NO_RECORDS) return [];
+        throw new SaError(`SA refused ${what}: ${describeStatus(status)}`, status, saErrorCode(status));
+      }
+      return tableRecords(answer.segments, req.codec, what);
+    }
+    throw new SaError(`SA did not answer ${what} after ${attempts} attempts of ${perAttempt} ms`, null, null);
+  }
+
+  /**
+   * Every MCMemberRecord matching the components given in `query` (an MGID for one group's
+   * members, a PortGID for one port's groups, nothing for all); see GetTableOptions.smKey.
+   */
+  mcMemberTable(query: Partial<McMemberRecord>, o: GetTableOptions = {}): Promise<McMemberRecord[]> {
+    const components = Object.keys(query) as McMemberComponent[];
+    return this.getTable({ attributeId: SA_ATTR_MCMEMBER_RECORD, codec: mcMemberRecord, record: { ...ZERO_MCM, ...query }, componentMask: mcMemberComponentMask(components) }, o);
+  }
+
+  /**
+   * Sends `request` and collects the response segments of `tid`: the DATA segments 1..LAST
+   * (ACKing each in order), a lone non-RMPP answer, or an error answer. Null on `silenceMs`
+   * without progress.
+   */
+  private receiveTable(tid: bigint, request: Buffer, silenceMs: number): Promise<{ segments: SaMad[] } | { error: SaMad } | null> {
+    return new Promise((resolve) => {
+      const segments = new Map<number, SaMad>();
+      let nextInOrder = 1;
+      let lastSegment: number | undefined;
+      let timer: NodeJS.Timeout;
+      const finish = (v: { segments: SaMad[] } | { error: SaMad } | null): void => {
+        clearTimeout(timer);
+        this.streams.delete(tid);
+        resolve(v);
+      };
+      const arm = (): void => {
+        clearTimeout(timer);
+        timer = setTimeout(() => finish(null), silenceMs);
+      };
+      this.streams.set(tid, (m) => {
+        const rmppActive = (m.rmpp.flags & RMPP_FLAG_ACTIVE) !== 0;
+        // Once the table is coming, a non-RMPP answer with this TransactionID can only be an
+        // SA's reply to one of our ACKs (which carry the request method): not the table's fate.
+        if (!rmppActive && segments.size > 0) return;
+        if (m.header.status !== 0) return finish({ error: m });
+        if (!rmppActive) return finish({ segments: [m] });
+        if (m.rmpp.type !== RMPP_TYPE_DATA) return finish({ error: m }); // STOP or ABORT from the sender
+        arm();
+        segments.set(m.rmpp.data1, m);
+        if ((m.rmpp.flags & RMPP_FLAG_LAST) !== 0) lastSegment = m.rmpp.data1;
+        const before = nextInOrder;
+        while (segments.has(nextInOrder)) nextInOrder++;
+        if (nextInOrder > before) this.sendRmppAck(m, nextInOrder - 1);
+        if (lastSegment !== undefined && nextInOrder > lastSegment) {
+          finish({ segments: Array.from({ length: lastSegment }, (_, i) => segments.get(i + 1)!) });
+        }
+      });
+      arm();
+      this.port.sendMad({ lid: this.o.smLid(), qpn: QPN_GSI }, request);
+    });
+  }
+
+  /**
+   * RMPP ACK of every segment up to `segment`, opening the window RMPP_RECEIVE_WINDOW further.
+   * It repeats the DATA segment's headers with the R bit cleared (GetTableResp is ACKed as
+   * GetTable), as Linux's MAD layer sends its ACKs.
+   */
+  private sendRmppAck(data: SaMad, segment: number): void {
+    const ack = encodeToBuffer(saMad, {
+      header: { ...data.header, method: data.header.method & ~MAD_METHOD_RESPONSE_BIT, status: 0 },
+      rmpp: { version: RMPP_VERSION, type: RMPP_TYPE_ACK, responseTime: 0, flags: RMPP_FLAG_ACTIVE, status: 0, data1: segment, data2: segment + RMPP_RECEIVE_WINDOW },
+      sa: data.sa,
+      data: Buffer.alloc(SA_DATA_LEN),
+    });
+    this.port.sendMad({ lid: this.o.smLid(), qpn: QPN_GSI }, ack);
+  }
+
   private onMad(mad: Buffer): void {
     let m;
     try {
@@ -89,6 +231,8 @@ export class GsiSaClient implements SaClient {
       return; // not an SA MAD (CM and others share QP1)
     }
     if (!madIsResponse(m.header.method)) return;
+    const stream = this.streams.get(m.header.transactionId);
+    if (stream) return stream(m);
     const done = this.waiting.get(m.header.transactionId);
     if (done) {
       this.waiting.delete(m.header.transactionId);
@@ -137,4 +281,32 @@ export class GsiSaClient implements SaClient {
     }
     throw new SaError(`SA did not answer ${what} after ${attempts} attempts of ${perAttempt} ms`, null, null);
   }
+}
+
+/**
+ * The records of a reassembled GetTableResp. The first segment's PayloadLength gives the
+ * stream's length (20 octets per segment for its SA header, plus the record octets), as IBA
+ * and Linux's MAD layer count it; without it (0, or a lone non-RMPP answer) the whole data is
+ * read and the all-zero slots after the last record are dropped.
+ */
+function tableRecords<T>(segments: readonly SaMad[], codec: Codec<T>, what: string): T[] {
+  const first = segments[0];
+  if (!first) return [];
+  const attributeOffset = first.sa.attributeOffset;
+  if (attributeOffset === 0) return [];
+  const stream = Buffer.concat(segments.map((s) => s.data));
+  const stride = saRecordStride(attributeOffset);
+  const payloadLength = (first.rmpp.flags & RMPP_FLAG_ACTIVE) !== 0 ? first.rmpp.data2 : 0;
+  let count: number;
+  if (payloadLength > 0) {
+    const streamLen = payloadLength - segments.length * SA_HEADER_LEN;
+    if (streamLen < 0 || streamLen > stream.length) {
+      throw new SaError(`SA answered ${what} with PayloadLength ${payloadLength} for ${segments.length} segments`, 0, null);
+    }
+    count = Math.floor(streamLen / stride);
+  } else {
+    count = Math.floor(stream.length / stride);
+    while (count > 0 && stream.subarray((count - 1) * stride, count * stride).every((b) => b === 0)) count--;
+  }
+  return sliceSaRecords(stream, attributeOffset, count, codec);
 }

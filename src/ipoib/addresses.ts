@@ -8,6 +8,8 @@
 import { IpoibControlError } from '../errors.js';
 import { WireError } from '../wire/codec.js';
 import { formatIpv4, formatIpv6, parseIpv4, parseIpv6 } from '../wire/ip-text.js';
+import { type IidProfile, linkLocalFromGuid } from '../wire/ipv6-iid.js';
+import { Defects } from './defects.js';
 import type { IpFamily } from './neighbours.js';
 
 export interface InterfaceAddress {
@@ -36,6 +38,20 @@ export function parseCidr(text: string, op: string): InterfaceAddress {
     if (e instanceof WireError) return bad('is not an IPv4 or IPv6 address');
     throw e;
   }
+}
+
+/** The U/L bit in octet 0 of the interface identifier (octet 8 of the address). */
+const IID_UL_BIT = 0x02;
+const IID_AT = 8;
+
+/**
+ * The fe80::/64 address from the port GUID (8 octets) under `profile`. The seeded defect
+ * linklocal-no-ul-flip turns the U/L bit the other way: the GUID without the modified-EUI-64 step.
+ */
+export function linkLocalAddress(guid: Buffer, profile: IidProfile, defects: Defects = Defects.NONE): Buffer {
+  const { address } = linkLocalFromGuid(guid, profile);
+  if (defects.has('linklocal-no-ul-flip')) address[IID_AT] = (address[IID_AT] ?? 0) ^ IID_UL_BIT;
+  return address;
 }
 
 /** The subnet broadcast of an IPv4 prefix, or undefined for /31 and /32 (no broadcast there). */

@@ -13,17 +13,29 @@ import { encodeToBuffer } from '../wire/codec.js';
 import { ARP_OP_REPLY, ARP_OP_REQUEST, ARPHRD_INFINIBAND, ETH_P_IP } from '../wire/constants.js';
 import { arp, type ArpPacket, arpOverIpoib } from '../wire/arp.js';
 import type { IpoibHwAddr } from '../wire/ipoib-hwaddr.js';
+import { Defects } from './defects.js';
 
 const ZERO_HWADDR: IpoibHwAddr = { flags: 0, qpn: 0, gid: Buffer.alloc(16) };
+/** Seeded defects: the values written instead of 32 and 20 (the codec refuses hlen 6, so it is patched in after encoding). */
+const DEFECT_HTYPE = 1;
+const DEFECT_HLEN = 6;
+const HTYPE_AT = 0;
+const HLEN_AT = 4;
 
 /** An ARP request for `tpa` from `sha`/`spa` (56 octets, no IPoIB header). */
-export function buildArpRequest(sha: IpoibHwAddr, spa: string, tpa: string): Buffer {
-  return encodeToBuffer(arp, arpOverIpoib({ op: ARP_OP_REQUEST, sha, spa, tha: ZERO_HWADDR, tpa }));
+export function buildArpRequest(sha: IpoibHwAddr, spa: string, tpa: string, defects: Defects = Defects.NONE): Buffer {
+  return withDefects(encodeToBuffer(arp, arpOverIpoib({ op: ARP_OP_REQUEST, sha, spa, tha: ZERO_HWADDR, tpa })), defects);
 }
 
 /** An ARP reply from `sha`/`spa` to `tha`/`tpa`. */
-export function buildArpReply(sha: IpoibHwAddr, spa: string, tha: IpoibHwAddr, tpa: string): Buffer {
-  return encodeToBuffer(arp, arpOverIpoib({ op: ARP_OP_REPLY, sha, spa, tha, tpa }));
+export function buildArpReply(sha: IpoibHwAddr, spa: string, tha: IpoibHwAddr, tpa: string, defects: Defects = Defects.NONE): Buffer {
+  return withDefects(encodeToBuffer(arp, arpOverIpoib({ op: ARP_OP_REPLY, sha, spa, tha, tpa })), defects);
+}
+
+function withDefects(packet: Buffer, defects: Defects): Buffer {
+  if (defects.has('arp-htype-1')) packet.writeUInt16BE(DEFECT_HTYPE, HTYPE_AT);
+  if (defects.has('arp-hlen-6')) packet.writeUInt8(DEFECT_HLEN, HLEN_AT);
+  return packet;
 }
 
 export type ArpVerdict = { ok: true; packet: ArpPacket } | { ok: false; reason: string };

@@ -13,12 +13,22 @@
 import type { UdCompletion } from '../fabric/hca.js';
 import { ETH_P_ARP, ETH_P_IP, ETH_P_IPV6, IPOIB_HEADER_LEN } from '../wire/constants.js';
 import { ipoibHeader } from '../wire/ipoib-header.js';
+import { Defects } from './defects.js';
 
 /** Header + payload, reserved field zero. */
 export function frame(etherType: number, payload: Buffer): Buffer {
   const out = Buffer.alloc(IPOIB_HEADER_LEN + payload.length);
   ipoibHeader.encode({ type: etherType, reserved: 0 }, out, 0);
   payload.copy(out, IPOIB_HEADER_LEN);
+  return out;
+}
+
+const RESERVED_AT = 2;
+
+/** A copy of an IPoIB frame with its reserved field set to `reserved` (seeded defect header-reserved-set). */
+export function withHeaderReserved(f: Buffer, reserved: number): Buffer {
+  const out = Buffer.from(f);
+  out.writeUInt16BE(reserved, RESERVED_AT);
   return out;
 }
 
@@ -36,8 +46,9 @@ export interface RxSelf {
 
 const INTERFACE_ID_AT = 8;
 
-export function classifyReceived(c: UdCompletion, self: RxSelf): RxVerdict {
-  if (c.slid === self.lid && c.srcQpn === self.qpn) {
+export function classifyReceived(c: UdCompletion, self: RxSelf, defects: Defects = Defects.NONE): RxVerdict {
+  // Seeded defect mcast-echo: no self-loop filter.
+  if (c.slid === self.lid && c.srcQpn === self.qpn && !defects.has('mcast-echo')) {
     const otherPort = c.grh !== undefined && !c.grh.sgid.subarray(INTERFACE_ID_AT).equals(self.gid.subarray(INTERFACE_ID_AT));
     if (!otherPort) return { action: 'drop', reason: 'own-echo' };
   }

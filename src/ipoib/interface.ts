@@ -28,22 +28,23 @@
 import type { HcaPort, PortEvent, UdCompletion, UdDestination, UdQp } from '../fabric/hca.js';
 import { IpoibControlError, StateError } from '../errors.js';
 import { WireError } from '../wire/codec.js';
-import { ETH_P_IP, ETH_P_IPV6, IPOIB_HWADDR_LEN, MGID_SCOPE_LINK } from '../wire/constants.js';
+import { ETH_P_IP, ETH_P_IPV6, IPOIB_HWADDR_LEN, MCAST_QPN, MGID_SCOPE_LINK, QPN_MASK } from '../wire/constants.js';
 import { broadcastHwAddr, formatHwAddr, type IpoibHwAddr, parseHwAddr } from '../wire/ipoib-hwaddr.js';
 import { formatIpv6 } from '../wire/ip-text.js';
-import { type IidProfile, linkLocalFromGuid } from '../wire/ipv6-iid.js';
+import type { IidProfile } from '../wire/ipv6-iid.js';
 import { ipv4Header } from '../wire/ipv4.js';
 import { ipv6Packet } from '../wire/ipv6.js';
 import type { McMemberRecord } from '../wire/mcmember-record.js';
 import { broadcastMgid, mgidForIpv6Group } from '../wire/mgid.js';
-import { InterfaceAddresses } from './addresses.js';
+import { InterfaceAddresses, linkLocalAddress } from './addresses.js';
 import { type IpoibClock, OneShot, systemClock } from './clock.js';
 import { type EthtoolStatName, IpoibCounters, type IpoibStatName } from './counters.js';
 import { formatMcgDump, formatPathDump } from './debugfs.js';
-import { classifyReceived, frame, isNonBroadcastMulticast } from './frames.js';
+import { Defects } from './defects.js';
+import { classifyReceived, frame, isNonBroadcastMulticast, withHeaderReserved } from './frames.js';
 import { HostGroups } from './host-groups.js';
 import { strtoulBase0 } from './kernel-text.js';
-import { type McastGroupInfo, McastManager } from './mcast-manager.js';
+import { type McastGroupInfo, McastManager, mgidAsSent } from './mcast-manager.js';
 import { DatagramMtu } from './mtu.js';
 import { allNodesAddress, parseNd, solicitedNodeAddress } from './nd-messages.js';
 import { type IpFamily, NEIGH_GC_INTERVAL_MS, NEIGH_IDLE_LIMIT_MS, type NeighbourInfo, NeighbourTable } from './neighbours.js';
@@ -99,6 +100,8 @@ export interface IpoibInterfaceOptions {
   joinTimeoutMs?: number;
   /** SA timeout for path queries; default 1000 ms, the kernel's. */
   pathTimeoutMs?: number;
+  /** TEST ONLY: known non-conformances to commit (src/ipoib/defects.ts); default none. */
+  defects?: Defects;
 }
 
 /** What `ipoibctl show` prints: the interface as `ip -d link` and sysfs describe it. */
@@ -139,11 +142,18 @@ export interface FastPathNeighbour {
 
 type FlushLevel = 'light' | 'normal' | 'heavy';
 
+/** Seeded defects: the reserved header value, the address flags octet and the P_Key index they use instead of the right ones. */
+const DEFECT_HEADER_RESERVED = 0x0001;
+const DEFECT_HWADDR_FLAGS = 0x20;
+const DEFECT_PKEY_INDEX = 0;
+
 export class IpoibInterface implements IpoibHostSide {
   readonly name: string;
   readonly parent: string | undefined;
   readonly childType: ChildType;
   readonly counters = new IpoibCounters();
+  /** The seeded defects this interface commits (none on a conforming stack). */
+  readonly defects: Defects;
   private readonly port: HcaPort;
   private readonly clock: IpoibClock;
   private readonly log: (line: string) => void;
@@ -159,6 +169,7 @@ export class IpoibInterface implements IpoibHostSide {
   private readonly hostGroups: HostGroups;
   private readonly deliverListeners = new Set<(packet: Buffer, etherType: number) => void>();
   private readonly stateListeners = new Set<(state: LinkState) => void>();
+  private readonly configListeners = new Set<() => void>();
   private readonly unsubscribePort: () => void;
   private qp: UdQp | undefined;
   private unsubscribeQp: (() => void) | undefined;
@@ -184,12 +195,13 @@ export class IpoibInterface implements IpoibHostSide {
     this.log = o.log ?? (() => undefined);
     this.scope = o.scope ?? MGID_SCOPE_LINK;
     this.fixedPkey = o.pkey === undefined ? undefined : withFullBit(o.pkey);
+    this.defects = o.defects ?? Defects.NONE;
     const attrs = o.port.attributes();
     this.lid = attrs.lid;
     this.gid = Buffer.from(attrs.gid);
     this.pkeyValue = this.fixedPkey ?? withFullBit(attrs.pkeys[0] ?? 0);
-    this.mtuState = new DatagramMtu(attrs.activeMtuCode);
-    this.addresses = new InterfaceAddresses(linkLocalFromGuid(this.gid.subarray(8, 16), o.iidProfile ?? 'linux').address);
+    this.mtuState = new DatagramMtu(attrs.activeMtuCode, this.defects);
+    this.addresses = new InterfaceAddresses(linkLocalAddress(this.gid.subarray(8, 16), o.iidProfile ?? 'linux', this.defects));
     this.gcTimer = new OneShot(this.clock);
     const say = (line: string): void => this.log(`${this.name}: ${line}`);
     this.mcast = new McastManager({
@@ -208,6 +220,7 @@ export class IpoibInterface implements IpoibHostSide {
       broadcastReady: (rec) => this.broadcastReady(rec),
       qkey: () => this.qkeyValue,
       post: (dest, f) => this.post(dest, f),
+      defects: this.defects,
     });
     this.paths = new PathTable({
       counters: this.counters,
@@ -236,6 +249,7 @@ export class IpoibInterface implements IpoibHostSide {
       broadcastMgid: () => this.broadcastMgid(),
       ipv6Mgid: (group) => mgidForIpv6Group(formatIpv6(group), this.pkeyValue, this.scope),
       sendMulticast: (mgid, f) => this.mcast.send(mgid, f),
+      defects: this.defects,
     });
     this.hostGroups = new HostGroups(this.mcast, () => ({ pkey: this.pkeyValue, scope: this.scope }));
     this.hostGroups.join(formatIpv6(solicitedNodeAddress(this.addresses.linkLocal.bytes)));
@@ -284,16 +298,21 @@ export class IpoibInterface implements IpoibHostSide {
 
   /** The 20-octet link-layer address: flags 0x00 (no connected mode), the UD QPN, the port GID. */
   hwAddr(): IpoibHwAddr {
-    return { flags: 0, qpn: this.qp?.qpn ?? 0, gid: Buffer.from(this.gid) };
+    const qpn = this.qp?.qpn ?? 0;
+    return {
+      flags: this.defects.has('hwaddr-flags-reserved') ? DEFECT_HWADDR_FLAGS : 0,
+      qpn: this.defects.has('hwaddr-qpn-off') ? (qpn + 1) & QPN_MASK : qpn,
+      gid: Buffer.from(this.gid),
+    };
   }
 
   /** The broadcast address: 00:ff:ff:ff then the broadcast MGID with this interface's P_Key. */
   broadcastAddr(): IpoibHwAddr {
-    return broadcastHwAddr(this.pkeyValue, this.scope);
+    return { ...broadcastHwAddr(this.pkeyValue, this.scope), gid: this.broadcastMgid() };
   }
 
   broadcastMgid(): Buffer {
-    return broadcastMgid(this.pkeyValue, this.scope);
+    return mgidAsSent(broadcastMgid(this.pkeyValue, this.scope), this.defects);
   }
 
   /** The IPv6 link-local address from the port GUID. */
@@ -378,6 +397,15 @@ export class IpoibInterface implements IpoibHostSide {
     return () => this.stateListeners.delete(cb);
   }
 
+  /**
+   * Called after a change a data plane copies without a state change: the MTU was set, the
+   * neighbours were flushed. Lets a native fast path follow at once instead of on its next poll.
+   */
+  onConfigChange(cb: () => void): () => void {
+    this.configListeners.add(cb);
+    return () => this.configListeners.delete(cb);
+  }
+
   onDeliver(cb: (packet: Buffer, etherType: number) => void): () => void {
     this.deliverListeners.add(cb);
     return () => this.deliverListeners.delete(cb);
@@ -425,6 +453,24 @@ export class IpoibInterface implements IpoibHostSide {
   /** `ip link set mtu N` in datagram mode: EINVAL outside [72, port max - 4]; applied as min(mcast MTU, N). */
   setMtu(mtu: number): void {
     this.mtuState.change(mtu, `${this.name}.mtu`);
+    this.configChanged();
+  }
+
+  /**
+   * `ip neigh flush dev IF` plus a path flush: every neighbour and path goes, and what waited on
+   * them is dropped and counted; the next packet to each peer resolves again. Returns how many
+   * of each went.
+   */
+  flushNeighbours(): { neighbours: number; paths: number } {
+    const counts = { neighbours: this.neigh.list().length, paths: this.paths.rows().length };
+    this.neigh.clear();
+    this.paths.flush();
+    this.configChanged();
+    return counts;
+  }
+
+  private configChanged(): void {
+    for (const l of this.configListeners) l();
   }
 
   /** `mode`: datagram is a no-op; connected fails with EINVAL as on a kernel without connected-mode support. */
@@ -498,6 +544,9 @@ export class IpoibInterface implements IpoibHostSide {
   private post(dest: UdDestination, f: Buffer): void {
     const qp = this.qp;
     if (!qp || !this.adminUp) return this.txDrop('tx_dropped_no_carrier');
+    // Seeded defects at the one exit of the control plane's frames.
+    if (this.defects.has('header-reserved-set')) f = withHeaderReserved(f, DEFECT_HEADER_RESERVED);
+    if (this.defects.has('qkey-zero') && dest.dqpn !== MCAST_QPN) dest = { ...dest, qkey: 0 };
     try {
       qp.send(dest, f);
       this.counters.inc('tx_packets');
@@ -533,7 +582,7 @@ export class IpoibInterface implements IpoibHostSide {
   private receiveOne(c: UdCompletion): void {
     const qp = this.qp;
     if (!qp || !this.adminUp) return; // a QP of a down interface is not in RTS: nothing arrives
-    const v = classifyReceived(c, { lid: this.lid, qpn: qp.qpn, gid: this.gid });
+    const v = classifyReceived(c, { lid: this.lid, qpn: qp.qpn, gid: this.gid }, this.defects);
     if (v.action === 'drop') {
       if (v.reason === 'own-echo') return this.counters.inc('rx_own_echo');
       this.counters.inc('rx_dropped');
@@ -625,16 +674,23 @@ export class IpoibInterface implements IpoibHostSide {
     if (this.fixedPkey === undefined) this.pkeyValue = withFullBit(attrs.pkeys[0] ?? 0);
     const index = findPkeyIndex(attrs.pkeys, this.pkeyValue);
     this.pkeyIndex = index;
-    if (index === undefined) {
+    // Seeded defect ignore-pkey-table: an absent P_Key is not a reason to wait.
+    const qpIndex = index ?? (this.defects.has('ignore-pkey-table') ? DEFECT_PKEY_INDEX : undefined);
+    if (qpIndex === undefined) {
       this.log(`${this.name}: P_Key 0x${this.pkeyValue.toString(16).padStart(4, '0')} is not found; no carrier until it appears`);
       this.setState('no-pkey');
       return;
     }
-    if (!this.qp || this.qp.pkeyIndex !== index) await this.replaceQp(index);
+    if (!this.qp || this.qp.pkeyIndex !== qpIndex) await this.replaceQp(qpIndex);
     if (!this.adminUp) return;
     if (attrs.state !== 'active') {
       this.setState('port-down');
       return;
+    }
+    if (this.defects.has('carrier-before-join')) {
+      // Seeded defect carrier-before-join: the link declared usable before the broadcast group is joined.
+      this.mtuState.carrierOn();
+      this.carrierOn = true;
     }
     this.setState('joining');
     this.mcast.start();

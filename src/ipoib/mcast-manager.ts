@@ -17,7 +17,16 @@
  * - with umcast set, a host group another consumer of the port already holds is skipped.
  */
 import type { SaClient, UdDestination, UdQp } from '../fabric/hca.js';
-import { JOIN_STATE_FULL, JOIN_STATE_SEND_ONLY_FULL, MCAST_QPN } from '../wire/constants.js';
+import {
+  IPOIB_SIGNATURE_IPV4,
+  IPOIB_SIGNATURE_IPV6,
+  JOIN_STATE_FULL,
+  JOIN_STATE_SEND_ONLY_FULL,
+  JOIN_STATE_SEND_ONLY_NON,
+  MCAST_QPN,
+  MGID_SCOPE_SITE,
+  PKEY_FULL_MEMBER_BIT,
+} from '../wire/constants.js';
 import type { McMemberRecord } from '../wire/mcmember-record.js';
 import { formatGid } from '../wire/mgid.js';
 import { SA_SELECTOR_EXACTLY } from '../wire/sa.js';
@@ -25,6 +34,7 @@ import { JOIN_BACKOFF_INITIAL_S, nextBackoff } from './backoff.js';
 import { type IpoibClock, OneShot } from './clock.js';
 import type { IpoibCounters } from './counters.js';
 import type { McgRow } from './debugfs.js';
+import { Defects } from './defects.js';
 import type { PortMcastDb } from './port-mcast-db.js';
 
 /** IPOIB_MAX_MCAST_QUEUE: packets a group holds while it joins. TODO(constants) */
@@ -81,9 +91,42 @@ export interface McastEnv {
   /** The Q_Key every send uses. */
   qkey(): number;
   post(dest: UdDestination, frame: Buffer): void;
+  /** Seeded defects (test builds); default none. */
+  readonly defects?: Defects;
 }
 
-const joinStateOf = (kind: McastKind): number => (kind === 'send-only' ? JOIN_STATE_SEND_ONLY_FULL : JOIN_STATE_FULL);
+const SIGNATURE_AT = 2;
+const PKEY_AT = 4;
+const BROADCAST_GROUP_ID = Buffer.from('ffffffff', 'hex');
+const BROADCAST_GROUP_ID_AT = 12;
+/** Seeded defects mgid-signature-ipv4/-ipv6: the signatures written instead of 0x401B and 0x601B. */
+const DEFECT_SIGNATURE_IPV4 = 0x401a;
+const DEFECT_SIGNATURE_IPV6 = 0x601a;
+
+/**
+ * The MGID the stack puts on the wire for `mgid` (a correct IPoIB MGID): the same one, unless a
+ * seeded MGID defect rewrites the signature, the scope (every group but the broadcast group) or
+ * the P_Key's full-member bit. Idempotent, so an MGID may pass through it more than once.
+ */
+export function mgidAsSent(mgid: Buffer, defects: Defects): Buffer {
+  if (!defects.any) return mgid;
+  const out = Buffer.from(mgid);
+  const signature = out.readUInt16BE(SIGNATURE_AT);
+  const ipv4 = signature === IPOIB_SIGNATURE_IPV4 || signature === DEFECT_SIGNATURE_IPV4;
+  const broadcast = ipv4 && out.subarray(BROADCAST_GROUP_ID_AT).equals(BROADCAST_GROUP_ID);
+  if (defects.has('mgid-signature-ipv4') && signature === IPOIB_SIGNATURE_IPV4) out.writeUInt16BE(DEFECT_SIGNATURE_IPV4, SIGNATURE_AT);
+  if (defects.has('mgid-signature-ipv6') && signature === IPOIB_SIGNATURE_IPV6) out.writeUInt16BE(DEFECT_SIGNATURE_IPV6, SIGNATURE_AT);
+  if (defects.has('mgid-scope-site') && !broadcast) out[1] = ((out[1] ?? 0) & 0xf0) | MGID_SCOPE_SITE;
+  if (defects.has('mgid-pkey-no-full-bit')) out.writeUInt16BE(out.readUInt16BE(PKEY_AT) & ~PKEY_FULL_MEMBER_BIT, PKEY_AT);
+  return out;
+}
+
+function joinStateOf(kind: McastKind, defects: Defects): number {
+  if (kind === 'send-only') return JOIN_STATE_SEND_ONLY_FULL;
+  // Seeded defect bcast-join-send-only: the broadcast group joined as a SendOnlyNonMember.
+  if (kind === 'broadcast' && defects.has('bcast-join-send-only')) return JOIN_STATE_SEND_ONLY_NON;
+  return JOIN_STATE_FULL;
+}
 
 export class McastManager {
   private readonly groups = new Map<string, Group>();
@@ -92,8 +135,11 @@ export class McastManager {
   /** Bumped by every flush: answers to older requests are stale. */
   private epoch = 0;
   private running = false;
+  private readonly defects: Defects;
 
-  constructor(private readonly env: McastEnv) {}
+  constructor(private readonly env: McastEnv) {
+    this.defects = env.defects ?? Defects.NONE;
+  }
 
   /** The broadcast group's record while it is joined. */
   broadcastRecord(): McMemberRecord | undefined {
@@ -126,7 +172,8 @@ export class McastManager {
   }
 
   /** The host joined an IP group mapping to `mgid` (counted: several IP groups share an MGID). */
-  hostJoin(mgid: Buffer): void {
+  hostJoin(group: Buffer): void {
+    const mgid = mgidAsSent(group, this.defects);
     const key = mgid.toString('hex');
     const h = this.hostGroups.get(key);
     if (h) {
@@ -138,7 +185,8 @@ export class McastManager {
   }
 
   /** The host left an IP group mapping to `mgid`; the last one out leaves the IB group. */
-  hostLeave(mgid: Buffer): void {
+  hostLeave(group: Buffer): void {
+    const mgid = mgidAsSent(group, this.defects);
     const key = mgid.toString('hex');
     const h = this.hostGroups.get(key);
     if (!h) return;
@@ -152,8 +200,9 @@ export class McastManager {
   }
 
   /** Sends one frame to a group: at once when joined, else queued (up to 64) behind a join. */
-  send(mgid: Buffer, frame: Buffer): void {
+  send(group: Buffer, frame: Buffer): void {
     if (!this.broadcastRecord()) return this.drop(1);
+    const mgid = mgidAsSent(group, this.defects);
     const key = mgid.toString('hex');
     let g = this.groups.get(key);
     if (!g) {
@@ -278,7 +327,7 @@ export class McastManager {
     if (!record) return; // waits for the broadcast group
     const epoch = this.epoch;
     g.phase = 'joining';
-    const joinState = joinStateOf(g.kind);
+    const joinState = joinStateOf(g.kind, this.defects);
     const req = { mgid: g.mgid, joinState, record, ...(this.env.joinTimeoutMs !== undefined ? { timeoutMs: this.env.joinTimeoutMs } : {}) };
     this.env.sa.join(req).then(
       (rec) => this.joined(g, rec, epoch),
@@ -294,7 +343,7 @@ export class McastManager {
     if (!this.isCurrent(g, epoch)) {
       // Answered after a flush or a leave: give the membership back unless a newer entry wants it.
       const now = this.groups.get(g.key);
-      if (!now || now.phase === 'idle') this.leave(g.mgid, joinStateOf(g.kind));
+      if (!now || now.phase === 'idle') this.leave(g.mgid, joinStateOf(g.kind, this.defects));
       return;
     }
     g.record = rec;
@@ -357,7 +406,7 @@ export class McastManager {
     g.attached = false;
     if (g.phase === 'joined') {
       this.env.db.remove(g.mgid, this.env.holder);
-      this.leave(g.mgid, joinStateOf(g.kind));
+      this.leave(g.mgid, joinStateOf(g.kind, this.defects));
     }
     this.drop(g.queue.length);
     g.queue = [];

@@ -10,6 +10,7 @@
  */
 import { IpoibControlError } from '../errors.js';
 import { IB_MTU_CODE_TO_BYTES, IPOIB_HEADER_LEN } from '../wire/constants.js';
+import { Defects } from './defects.js';
 
 /** The smallest MTU `change_mtu` accepts in datagram mode: ETH_MIN_MTU (68) + 4. TODO(constants) */
 export const IPOIB_MIN_MTU = 72;
@@ -31,7 +32,10 @@ export class DatagramMtu {
   private admin: number;
   private current: number;
 
-  constructor(portMtuCode: number) {
+  constructor(
+    portMtuCode: number,
+    private readonly defects: Defects = Defects.NONE,
+  ) {
     const bytes = ibMtuBytes(portMtuCode);
     if (bytes === undefined) throw new RangeError(`port MTU code ${portMtuCode} names no IB MTU`);
     this.maxMtu = udMtu(bytes);
@@ -57,7 +61,8 @@ export class DatagramMtu {
   groupJoined(groupMtuCode: number): void {
     const bytes = ibMtuBytes(groupMtuCode);
     if (bytes === undefined) return; // a bad record leaves the MTU alone
-    const next = udMtu(bytes);
+    // Seeded defect mtu-plus-4: the group's IB MTU taken as the IP MTU, the header forgotten.
+    const next = this.defects.has('mtu-plus-4') ? bytes : udMtu(bytes);
     if (this.admin === this.mcast) this.admin = next;
     this.mcast = next;
   }

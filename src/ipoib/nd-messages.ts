@@ -16,9 +16,10 @@ import { WireError } from '../errors.js';
 import { encodeToBuffer } from '../wire/codec.js';
 import { ICMPV6_NA, ICMPV6_NS, IPPROTO_ICMPV6, ND_OPT_SOURCE_LLADDR, ND_OPT_TARGET_LLADDR } from '../wire/constants.js';
 import { icmpv6Checksum } from '../wire/icmp.js';
-import type { IpoibHwAddr } from '../wire/ipoib-hwaddr.js';
+import { type IpoibHwAddr, ipoibHwAddr } from '../wire/ipoib-hwaddr.js';
 import { type Ipv6Packet, ipv6Packet, makeIpv6Packet } from '../wire/ipv6.js';
 import { type NdMessage, ndMessage, type NdOption, withIcmpv6Checksum } from '../wire/nd.js';
+import { Defects } from './defects.js';
 
 /** RFC 4861: every ND message is sent, and must arrive, with hop limit 255. TODO(constants) */
 export const ND_HOP_LIMIT = 255;
@@ -40,7 +41,17 @@ export function allNodesAddress(): Buffer {
   return Buffer.from(ALL_NODES);
 }
 
-function lladdr(type: number, address: IpoibHwAddr): NdOption {
+/** Seeded defect nd-option-len-2: the option is 2 units long, so only its first 14 octets after type and length fit. */
+const DEFECT_OPTION_UNITS = 2;
+const OPTION_UNIT = 8;
+const OPTION_HEADER_LEN = 2;
+const OPTION_PAD_LEN = 2;
+
+function lladdr(type: number, address: IpoibHwAddr, defects: Defects): NdOption {
+  if (defects.has('nd-option-len-2')) {
+    const body = Buffer.concat([Buffer.alloc(OPTION_PAD_LEN), encodeToBuffer(ipoibHwAddr, address)]);
+    return { kind: 'raw', type, length: DEFECT_OPTION_UNITS, data: body.subarray(0, DEFECT_OPTION_UNITS * OPTION_UNIT - OPTION_HEADER_LEN) };
+  }
   return { kind: 'lladdr', type, pad: 0, address };
 }
 
@@ -50,19 +61,19 @@ function packet(src: Buffer, dst: Buffer, message: NdMessage): Buffer {
 }
 
 /** A neighbor solicitation for `target` from `src`, to the target's solicited-node group. */
-export function buildNeighborSolicitation(src: Buffer, target: Buffer, sourceHw: IpoibHwAddr): Buffer {
+export function buildNeighborSolicitation(src: Buffer, target: Buffer, sourceHw: IpoibHwAddr, defects: Defects = Defects.NONE): Buffer {
   return packet(src, solicitedNodeAddress(target), {
     type: ICMPV6_NS,
     code: 0,
     checksum: 0,
     reserved: 0,
     target: Buffer.from(target),
-    options: [lladdr(ND_OPT_SOURCE_LLADDR, sourceHw)],
+    options: [lladdr(ND_OPT_SOURCE_LLADDR, sourceHw, defects)],
   });
 }
 
 /** A neighbor advertisement for our `target` to `dst` (solicited when answering an NS from a unicast source). */
-export function buildNeighborAdvertisement(target: Buffer, dst: Buffer, targetHw: IpoibHwAddr, solicited: boolean): Buffer {
+export function buildNeighborAdvertisement(target: Buffer, dst: Buffer, targetHw: IpoibHwAddr, solicited: boolean, defects: Defects = Defects.NONE): Buffer {
   return packet(target, dst, {
     type: ICMPV6_NA,
     code: 0,
@@ -72,7 +83,7 @@ export function buildNeighborAdvertisement(target: Buffer, dst: Buffer, targetHw
     override: true,
     reserved: 0,
     target: Buffer.from(target),
-    options: [lladdr(ND_OPT_TARGET_LLADDR, targetHw)],
+    options: [lladdr(ND_OPT_TARGET_LLADDR, targetHw, defects)],
   });
 }
 

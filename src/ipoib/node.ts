@@ -270,6 +270,8 @@ export class IpoibNode {
       () => this.plane.closed || this.plane.onPunt(null), // the current plane's, at close time
       this.iface.onDeliver((packet) => this.inject(packet)),
       this.iface.onStateChange((s) => this.onState(s)),
+      // An MTU change or a neighbour flush reaches the TUN device and the fast path at once.
+      this.iface.onConfigChange(() => this.syncLink()),
     );
     this.timer = setInterval(() => this.safeSync(), SYNC_INTERVAL_MS);
     this.timer.unref();
@@ -433,6 +435,7 @@ function openPlane(ifname: string, netns: string, endpoint: SimEndpoint, iface: 
     mtu: clampMtu(iface.mtu, endpoint),
     broadcastMgid: iface.broadcastMgid(),
     up: false,
+    defects: iface.defects,
   });
   try {
     plane.setCarrier(false);

@@ -17,6 +17,7 @@ import { formatIpv6, parseIpv4, parseIpv6 } from '../wire/ip-text.js';
 import type { InterfaceAddresses } from './addresses.js';
 import { buildArpReply, buildArpRequest, parseArp } from './arp-messages.js';
 import type { IpoibCounters } from './counters.js';
+import type { Defects } from './defects.js';
 import { frame } from './frames.js';
 import { allNodesAddress, buildNeighborAdvertisement, buildNeighborSolicitation, type NdVerdict, solicitedNodeAddress } from './nd-messages.js';
 import type { IpFamily, NeighbourTable } from './neighbours.js';
@@ -34,6 +35,8 @@ export interface ResolverEnv {
   /** The MGID of an IPv6 group on this link. */
   ipv6Mgid(group: Buffer): Buffer;
   sendMulticast(mgid: Buffer, frame: Buffer): void;
+  /** Seeded defects the ARP and ND messages carry (test builds). */
+  readonly defects: Defects;
 }
 
 export class Resolver {
@@ -51,7 +54,7 @@ export class Resolver {
     if (p.spa === '0.0.0.0' || this.env.addresses.has(p.spa)) return true;
     if (p.op === ARP_OP_REQUEST && this.env.addresses.has(p.tpa)) {
       this.env.neigh.learn(p.spa, 4, p.sha, true);
-      const reply = frame(ETH_P_ARP, buildArpReply(this.env.hwAddr(), p.tpa, p.sha, p.spa));
+      const reply = frame(ETH_P_ARP, buildArpReply(this.env.hwAddr(), p.tpa, p.sha, p.spa, this.env.defects));
       this.env.paths.send(p.sha.gid, p.sha.qpn, reply);
       this.env.counters.inc('arp_replies_sent');
       return true;
@@ -71,11 +74,11 @@ export class Resolver {
     const me = this.env.hwAddr();
     if (nd.src.every((b) => b === 0)) {
       // A DAD probe for our address: defend it to all-nodes.
-      const na = buildNeighborAdvertisement(nd.target, allNodesAddress(), me, false);
+      const na = buildNeighborAdvertisement(nd.target, allNodesAddress(), me, false, this.env.defects);
       this.env.sendMulticast(this.env.ipv6Mgid(allNodesAddress()), frame(ETH_P_IPV6, na));
     } else {
       const src = formatIpv6(nd.src);
-      const na = frame(ETH_P_IPV6, buildNeighborAdvertisement(nd.target, nd.src, me, true));
+      const na = frame(ETH_P_IPV6, buildNeighborAdvertisement(nd.target, nd.src, me, true, this.env.defects));
       if (nd.sourceHw) {
         this.env.neigh.learn(src, 6, nd.sourceHw, true);
         this.env.paths.send(nd.sourceHw.gid, nd.sourceHw.qpn, na);
@@ -91,14 +94,14 @@ export class Resolver {
     const me = this.env.hwAddr();
     if (family === 4) {
       const src = this.env.addresses.sourceFor(4, parseIpv4(ip));
-      const request = buildArpRequest(me, src?.ip ?? '0.0.0.0', ip);
+      const request = buildArpRequest(me, src?.ip ?? '0.0.0.0', ip, this.env.defects);
       this.env.sendMulticast(this.env.broadcastMgid(), frame(ETH_P_ARP, request));
       this.env.counters.inc('arp_requests_sent');
       return;
     }
     const target = parseIpv6(ip);
     const src = this.env.addresses.sourceFor(6, target) ?? this.env.addresses.linkLocal;
-    const ns = buildNeighborSolicitation(src.bytes, target, me);
+    const ns = buildNeighborSolicitation(src.bytes, target, me, this.env.defects);
     this.env.sendMulticast(this.env.ipv6Mgid(solicitedNodeAddress(target)), frame(ETH_P_IPV6, ns));
     this.env.counters.inc('nd_solicits_sent');
   }

@@ -137,6 +137,8 @@ export interface NativeTunDataPlaneOptions {
   localGid: Uint8Array;
   broadcastMgid: Uint8Array | null;
   deliverOwnMulticast: boolean;
+  /** The reserved field of the IPoIB header the TX path writes: 0, or a seeded defect's value (TEST ONLY). */
+  txHeaderReserved: number;
 }
 
 export interface NativeTunGrh {

@@ -34,15 +34,13 @@ describe('command line @cli', function () {
     expect(io.stderr.join('\n')).to.match(/a command is required/);
   });
 
-  it('says plainly that commands which have not landed are not implemented (exit 69) @cli', async function () {
-    for (const [run, argv, name] of [
-      [ipoibLab, ['certify'], 'ipoib-lab certify'],
-      [ipoibLab, ['run', '--lab', 'x.json'], 'ipoib-lab run'],
-    ] as const) {
-      const io = captureIo();
-      expect(await run(argv, io), name).to.equal(EXIT_NOT_IMPLEMENTED);
-      expect(io.stderr.join('\n'), name).to.include(`'${name}' is not implemented yet`);
-    }
+  it('certify refuses a hardware lab plainly (exit 69: deployment has not landed) and a missing lab file with exit 1 @cli @lab', async function () {
+    const hw = captureIo();
+    expect(await ipoibLab(['certify', '--lab', 'lab/examples/hca-rack.json'], hw)).to.equal(EXIT_NOT_IMPLEMENTED);
+    expect(hw.stderr.join('\n')).to.match(/runs on fabric ib: certifying on rxe and ib labs needs deploying/);
+    const missing = captureIo();
+    expect(await ipoibLab(['run', '--lab', 'no-such-lab.json'], missing)).to.equal(1);
+    expect(missing.stderr.join('\n')).to.match(/no-such-lab\.json: 1 problem:[\s\S]*cannot read the file \(ENOENT\)/);
   });
 
   it('prints ipoibctl help with exit 0, and exits 2 when no daemon is named @cli', async function () {

@@ -283,7 +283,7 @@ async function establish(env: Env) {
 // ---- tests
 
 describe('CM service on a simulated port @cm @fabric', function () {
-  it('completes REQ/REP/RTU and carries the IPoIB-CM UD QPN and receive MTU both ways @mad', async function () {
+  it('completes REQ/REP/RTU and carries the IPoIB-CM UD QPN and receive MTU both ways @mad @mtu', async function () {
     const env = setup();
     try {
       const { active, passive, seen } = await establish(env);

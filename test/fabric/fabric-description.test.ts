@@ -44,7 +44,7 @@ function expectProblem(input: unknown, path: string, message: RegExp): void {
 }
 
 describe('fabric description: validation @pkey @fabric', function () {
-  it('fills in the defaults: type ca, GID prefix fe80::/64, link MTU code 5 @pkey @fabric', function () {
+  it('fills in the defaults: type ca, GID prefix fe80::/64, link MTU code 5 @pkey @fabric @mtu', function () {
     expect(DEFAULT_GID_PREFIX).to.equal(0xfe80000000000000n);
     expect(DEFAULT_LINK_MTU_CODE).to.equal(5);
     expect(makeFabricDescription(twoNodes())).to.deep.equal({
@@ -109,7 +109,7 @@ describe('fabric description: validation @pkey @fabric', function () {
     }
   });
 
-  it('refuses link MTU codes outside 1..5 @pkey @fabric', function () {
+  it('refuses link MTU codes outside 1..5 @pkey @fabric @mtu', function () {
     for (const linkMtuCode of [0, 6, 4.5, '5']) {
       const input = twoNodes();
       input.nodes[0] = { ...input.nodes[0], ports: [{ guid: 0x10n, linkMtuCode }] };

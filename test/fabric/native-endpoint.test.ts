@@ -434,8 +434,8 @@ describe('SimEndpoint receive checks and counters @native @fabric', function () 
     });
   });
 
-  describe('length vs MTU', function () {
-    it('refuses to send a payload over the MTU, sending nothing of the batch @fabric', async function () {
+  describe('length vs MTU @mtu', function () {
+    it('refuses to send a payload over the MTU, sending nothing of the batch @fabric @mtu', async function () {
       await withPorts([{ lid: 1, mtuCode: 1 }, { lid: 2 }], async ([a, b]) => {
         const qa = a!.createUdQp({ qkey: QKEY, pkeyIndex: 0 });
         const qb = b!.createUdQp({ qkey: QKEY, pkeyIndex: 0 });
@@ -455,7 +455,7 @@ describe('SimEndpoint receive checks and counters @native @fabric', function () 
       });
     });
 
-    it('drops a received payload over the port MTU, counting portRcvErrors and mtuDrops @fabric', async function () {
+    it('drops a received payload over the port MTU, counting portRcvErrors and mtuDrops @fabric @mtu', async function () {
       await withPorts([{ lid: 1, mtuCode: 5 }, { lid: 2, mtuCode: 1 }], async ([a, b]) => {
         const qa = a!.createUdQp({ qkey: QKEY, pkeyIndex: 0 });
         const qb = b!.createUdQp({ qkey: QKEY, pkeyIndex: 0 });

@@ -62,7 +62,7 @@ describe('partitions.conf: parsing @pkey', function () {
     ]);
   });
 
-  it("fills OpenSM's defaults: mtu 4, rate 3, scope 2, sl 0, Q_Key 0x0b1b, defmember limited @pkey @qkey", function () {
+  it("fills OpenSM's defaults: mtu 4, rate 3, scope 2, sl 0, Q_Key 0x0b1b, defmember limited @pkey @qkey @mtu", function () {
     const [p] = parsePartitionsConf('lab=0x8001 : 0x1234 ;').partitions;
     expect(p).to.deep.equal({
       name: 'lab',
@@ -227,7 +227,7 @@ describe('partitions.conf: errors name line and column @pkey', function () {
     expectConfError('Default=0x8002 : ALL ;', 1, 9, /^the Default partition has P_Key 0x7fff, found 0x8002$/);
   });
 
-  it('refuses an mtu code outside 1..5 @pkey', function () {
+  it('refuses an mtu code outside 1..5 @pkey @mtu', function () {
     expectConfError('a=0x8001, mtu=6 : ALL ;', 1, 15, /^mtu must be an IB MTU code 1\.\.5 .*, found 6$/);
     expectConfError('a=0x8001, mtu=0 : ALL ;', 1, 15, /^mtu must be an IB MTU code 1\.\.5 .*, found 0$/);
   });

@@ -117,7 +117,7 @@ function run(sent: readonly Buffer[], options: RcLoopOptions = {}): RcLoopResult
 }
 
 describe('RC engine over the loop harness @rc @fabric', function () {
-  describe('delivery of 65,524-octet messages through a 4096-octet MTU @rc @fabric', function () {
+  describe('delivery of 65,524-octet messages through a 4096-octet MTU @rc @fabric @mtu', function () {
     it('arrives intact and in order at 0 % loss with no retransmission, NAK or timeout @rc @fabric', function () {
       const sent = messages(32, IPOIB_CM_MAX_MESSAGE_BYTES);
       const r = run(sent, { mtuBytes: MTU });
@@ -187,7 +187,7 @@ describe('RC engine over the loop harness @rc @fabric', function () {
 
   describe('other sizes and path MTUs @rc @fabric', function () {
     for (const mtuBytes of [256, 512, 1024, 2048, 4096]) {
-      it(`delivers messages of 0 to 3 MTUs + 1 octets at a ${mtuBytes}-octet MTU and 2 % loss @rc @fabric`, function () {
+      it(`delivers messages of 0 to 3 MTUs + 1 octets at a ${mtuBytes}-octet MTU and 2 % loss @rc @fabric @mtu`, function () {
         const sizes = [0, 1, 3, mtuBytes - 1, mtuBytes, mtuBytes + 1, 2 * mtuBytes, 3 * mtuBytes + 1, 777];
         const sent = sizes.flatMap((size, i) => [message(size, i), message(size, i + 50)]);
         const r = run(sent, { mtuBytes, lossRate: 0.02, seed: mtuBytes });
@@ -235,7 +235,7 @@ describe('RC engine over the loop harness @rc @fabric', function () {
     });
   });
 
-  describe('segmentation by the path MTU (BTH decoded with src/wire/bth.ts) @rc @fabric @ib', function () {
+  describe('segmentation by the path MTU (BTH decoded with src/wire/bth.ts) @rc @fabric @ib @mtu', function () {
     it('sends a 65,524-octet message as FIRST, 14 MIDDLE and LAST with consecutive PSNs @rc @fabric @ib', function () {
       const sent = [message(IPOIB_CM_MAX_MESSAGE_BYTES, 1)];
       const r = run(sent, { startPsn: 100, recordPackets: 100 });
@@ -259,7 +259,7 @@ describe('RC engine over the loop harness @rc @fabric', function () {
       }
     });
 
-    it('sends a message of at most one MTU as a single SEND ONLY, padded to 4 octets @rc @fabric @ib', function () {
+    it('sends a message of at most one MTU as a single SEND ONLY, padded to 4 octets @rc @fabric @ib @mtu', function () {
       const sizes = [1, 2, 3, 4, 4095, 4096];
       const sent = sizes.map((size, i) => message(size, i));
       const r = run(sent, { recordPackets: 100 });
@@ -611,7 +611,7 @@ describe('RC engine over the loop harness @rc @fabric', function () {
       ['a negative duplication rate', { duplicateRate: -0.1 }, RangeError, /options\.duplicateRate/],
       ['a NaN reordering rate', { reorderRate: Number.NaN }, RangeError, /options\.reorderRate/],
       [
-        'an MTU that is not 256, 512, 1024, 2048 or 4096',
+        'an MTU that is not 256, 512, 1024, 2048 or 4096 @mtu',
         { mtuBytes: 3000 },
         RangeError,
         /mtuBytes must be one of 256, 512, 1024, 2048, 4096, got 3000/,
@@ -1033,13 +1033,13 @@ describe('RC engine, one QP driven step by step @rc @fabric', function () {
         /FIRST or ONLY inside a message/,
       ],
       [
-        'a FIRST shorter than the MTU',
+        'a FIRST shorter than the MTU @mtu',
         [request(OP_RC_SEND_FIRST, 0, Buffer.alloc(255))],
         0,
         /payload of 255 octets is wrong for OpCode 0/,
       ],
       [
-        'a MIDDLE longer than the MTU',
+        'a MIDDLE longer than the MTU @mtu',
         [request(OP_RC_SEND_FIRST, 0, Buffer.alloc(256)), request(OP_RC_SEND_MIDDLE, 1, Buffer.alloc(260))],
         1,
         /payload of 260 octets is wrong for OpCode 1/,
@@ -1051,7 +1051,7 @@ describe('RC engine, one QP driven step by step @rc @fabric', function () {
         /payload of 0 octets is wrong for OpCode 2/,
       ],
       [
-        'an ONLY longer than the MTU',
+        'an ONLY longer than the MTU @mtu',
         [request(OP_RC_SEND_ONLY, 0, Buffer.alloc(260))],
         0,
         /payload of 260 octets is wrong for OpCode 4/,
@@ -1084,7 +1084,7 @@ describe('RC engine, one QP driven step by step @rc @fabric', function () {
       });
     }
 
-    it('takes the boundary lengths: ONLY of 0 and of one MTU, LAST of 1 @rc @fabric @ib', function () {
+    it('takes the boundary lengths: ONLY of 0 and of one MTU, LAST of 1 @rc @fabric @ib @mtu', function () {
       const r = runRcQpScript(
         [
           ...CONNECT,

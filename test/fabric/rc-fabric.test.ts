@@ -323,7 +323,7 @@ describe('RC connections over the simulated fabric @rc @cm @fabric', function ()
   });
 
   describe('RC data through the fabric @rc @fabric', function () {
-    it('carries 48 messages of 65,524 octets through a 4096-octet path MTU intact and in order @rc @fabric', async function () {
+    it('carries 48 messages of 65,524 octets through a 4096-octet path MTU intact and in order @rc @fabric @mtu', async function () {
       const [a, b] = [await port('node1'), await port('node2')];
       const { active, passive } = await connectPair(a, b);
       expect(active.attributes.pathMtuCode, '4096-octet path MTU').to.equal(5);

@@ -281,7 +281,7 @@ describe('SA engine: MCMemberRecord joins @sa @multicast', () => {
     expect(join(sa, P1, { ...base, sl: 3, mlid: 0xc001 }, ['mgid', 'portGid', 'joinState', 'sl', 'mlid']).header.status).to.equal(0);
   });
 
-  it('applies the MTU selector to the group MTU @sa @multicast', () => {
+  it('applies the MTU selector to the group MTU @sa @multicast @mtu', () => {
     const { sa } = makeLab();
     // The default broadcast group has MTU 4 (2048).
     const cases: Array<[number, number, boolean]> = [
@@ -319,7 +319,7 @@ describe('SA engine: MCMemberRecord joins @sa @multicast', () => {
     }
   });
 
-  it('applies the packet lifetime selector and treats a bare MTU as exactly @sa @multicast', () => {
+  it('applies the packet lifetime selector and treats a bare MTU as exactly @sa @multicast @mtu', () => {
     const { sa } = makeLab();
     const fields = { mgid: DEFAULT_BCAST, portGid: GID1, pkey: 0xffff, joinState: 1 };
     const life = (packetLifeTimeSelector: number, packetLifeTime: number) =>
@@ -332,7 +332,7 @@ describe('SA engine: MCMemberRecord joins @sa @multicast', () => {
     expect(saError(join(sa, P1, { ...fields, mtu: 4 }, [...BROADCAST_JOIN_COMPONENTS, 'mtu']))).to.equal(0);
   });
 
-  it('refuses a port whose link MTU is below the group MTU @sa @multicast', () => {
+  it('refuses a port whose link MTU is below the group MTU @sa @multicast @mtu', () => {
     const { sm, sa } = makeLab({ linkMtu: { 4: 4 } });
     // The lab broadcast group has MTU 5 (4096); node4's link carries 2048.
     expect(saError(join(sa, P4, { mgid: LAB_BCAST, portGid: GID4, pkey: 0x8001, joinState: 1 }))).to.equal(SA_ERR_REQ_INVALID);
@@ -347,7 +347,7 @@ describe('SA engine: MCMemberRecord joins @sa @multicast', () => {
     expect(saError(join(sa, P4, { mgid: DEFAULT_BCAST, portGid: GID4, pkey: 0xffff, joinState: 1 }))).to.equal(SA_ERR_REQ_INVALID);
   });
 
-  it('picks a new group MTU from the selector and the creator link, or refuses @sa @multicast', () => {
+  it('picks a new group MTU from the selector and the creator link, or refuses @sa @multicast @mtu', () => {
     const { sa } = makeLab({ linkMtu: { 1: 4 } });
     const create = (n: number, mtuSelector: number, mtu: number) =>
       join(sa, P1, createFields(testMgid(n), GID1, { mtuSelector, mtu }), [...CREATE_COMPONENTS, 'mtuSelector', 'mtu']);
@@ -360,7 +360,7 @@ describe('SA engine: MCMemberRecord joins @sa @multicast', () => {
     expect(saError(create(16, SA_SELECTOR_LESS_THAN, 1))).to.equal(SA_ERR_REQ_INVALID);
   });
 
-  it('refuses an MTU or rate code that names nothing @sa @multicast', () => {
+  it('refuses an MTU or rate code that names nothing @sa @multicast @mtu', () => {
     const { sa } = makeLab();
     const fields = { mgid: DEFAULT_BCAST, portGid: GID1, pkey: 0xffff, joinState: 1 };
     expect(saError(join(sa, P1, { ...fields, mtu: 6 }, [...BROADCAST_JOIN_COMPONENTS, 'mtu']))).to.equal(SA_ERR_REQ_INVALID);
@@ -594,7 +594,7 @@ describe('SA engine: PathRecord @sa', () => {
     expect(table.segments[0]?.sa.attributeOffset).to.equal(8);
   });
 
-  it('applies an MTU selector to the path @sa', () => {
+  it('applies an MTU selector to the path @sa @mtu', () => {
     const { sa } = makeLab();
     const q = (mtuSelector: number, mtu: number) =>
       ask(sa, pathRequest(MAD_METHOD_GET, { sgid: GID1, dgid: GID2, mtuSelector, mtu }, ['sgid', 'dgid', 'mtuSelector', 'mtu']), P1);

@@ -109,7 +109,7 @@ describe('simulated subnet manager: pre-created broadcast groups @sa @multicast'
     expect(groups.every((g) => g.preCreated && g.memberCount === 0)).to.equal(true);
   });
 
-  it('takes Q_Key, MTU, rate, SL and scope from the partition, Q_Key 0x0B1B by default @sa @multicast @qkey @pkey', () => {
+  it('takes Q_Key, MTU, rate, SL and scope from the partition, Q_Key 0x0B1B by default @sa @multicast @qkey @pkey @mtu', () => {
     const { sm } = makeLab();
     const lab = sm.group(LAB_BCAST);
     const site = sm.group(SITE_BCAST);

@@ -227,7 +227,7 @@ describe('ipoibctl against a running ipoibd @ipoib-stack @cli', function () {
     });
   });
 
-  describe('mode, umcast, mtu, debug', function () {
+  describe('mode, umcast, mtu, debug @mtu', function () {
     after(async function () {
       await lab.ctl('node1', 'mtu', 'ib0', '2044');
       await lab.ctl('node1', 'umcast', 'ib0', '0');
@@ -251,7 +251,7 @@ describe('ipoibctl against a running ipoibd @ipoib-stack @cli', function () {
       expect((await lab.ctl('node1', 'umcast', 'ib0', 'garbage')).out).to.equal('0');
     });
 
-    it('applies an MTU within [72, port max - 4] and refuses one outside with EINVAL @ipoib-stack @cli', async function () {
+    it('applies an MTU within [72, port max - 4] and refuses one outside with EINVAL @ipoib-stack @cli @mtu', async function () {
       expect((await lab.ctl('node1', 'mtu', 'ib0')).out).to.equal('2044');
       expect((await lab.ctl('node1', 'mtu', 'ib0', '1500')).out).to.equal('1500');
       expect((await lab.ctl('node1', 'mtu', 'ib0', '72')).out).to.equal('72');

@@ -60,8 +60,8 @@ describe('ipoibd control protocol @ipoib-stack @cli', function () {
 
   const badArguments: Array<[string, unknown]> = [
     ['an interface name longer than 15 characters', { id: 3, cmd: 'show', ifname: 'a-very-long-ifname0' }],
-    ['an MTU given as text', { id: 3, cmd: 'mtu', ifname: 'ib0', value: '1500' }],
-    ['a negative MTU', { id: 3, cmd: 'mtu', ifname: 'ib0', value: -1 }],
+    ['an MTU given as text @mtu', { id: 3, cmd: 'mtu', ifname: 'ib0', value: '1500' }],
+    ['a negative MTU @mtu', { id: 3, cmd: 'mtu', ifname: 'ib0', value: -1 }],
     ['a missing interface', { id: 3, cmd: 'stats' }],
     ['an unexpected extra field', { id: 3, cmd: 'stats', ifname: 'ib0', force: true }],
     ['a link add without its parent link', { id: 3, cmd: 'link_add', name: 'x' }],

@@ -173,7 +173,7 @@ describe('IpoibNode: the stack bound to the TUN data plane between network names
     return lab;
   };
 
-  it('brings the TUN devices up with the group MTU, carrier and the GUID-derived link-local address @ipoib-stack @tun @ipv6', async function () {
+  it('brings the TUN devices up with the group MTU, carrier and the GUID-derived link-local address @ipoib-stack @tun @ipv6 @mtu', async function () {
     const { n1, n2, ns } = L();
     const link = await ns[0]!.ip('-o', 'link', 'show', 'ib0');
     expect(link, 'ib0 in ns1').to.match(/<[^>]*UP[^>]*> mtu 2044/);
@@ -221,7 +221,7 @@ describe('IpoibNode: the stack bound to the TUN data plane between network names
     expect(n1.plane.counters().tx_punt_no_neighbour - before, 'no punt once resolved').to.equal(0);
   });
 
-  it('carries ping and ping -6 both ways at 511, 1025, 2044 and 8192 octets (fragmented above the MTU) @ipoib-stack @tun @ip @ipv6 @icmp', async function () {
+  it('carries ping and ping -6 both ways at 511, 1025, 2044 and 8192 octets (fragmented above the MTU) @ipoib-stack @tun @ip @ipv6 @icmp @mtu', async function () {
     const { ns, n1 } = L();
     const failures: string[] = [];
     for (const size of [511, 1025, 2044, 8192]) {

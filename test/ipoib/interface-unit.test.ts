@@ -101,7 +101,7 @@ describe('IPoIB interface bring-up on an in-memory port @multicast @sa @pkey @ip
     expect(first?.record).to.deep.equal({ pkey: 0xffff });
   });
 
-  it('copies Q_Key, MTU, TClass, rate, SL, FlowLabel and HopLimit into the other full joins @multicast @sa @ipoib-stack', async function () {
+  it('copies Q_Key, MTU, TClass, rate, SL, FlowLabel and HopLimit into the other full joins @multicast @sa @ipoib-stack @mtu', async function () {
     const port = fakePortWithGroups();
     port.sa.groups.set(BCAST.toString('hex'), { mlid: 0xc000, qkey: 0x1234, mtu: 4, rate: 6, sl: 2 });
     await upInterface(port, clock);
@@ -115,7 +115,7 @@ describe('IPoIB interface bring-up on an in-memory port @multicast @sa @pkey @ip
     expect(qpOf(port).attached.length, 'broadcast + three host groups attached').to.equal(4);
   });
 
-  it('takes MTU 2044 from a 2048 group and 4092 for a child on a 4096 group @multicast @pkey @ipoib-stack', async function () {
+  it('takes MTU 2044 from a 2048 group and 4092 for a child on a 4096 group @multicast @pkey @ipoib-stack @mtu', async function () {
     const port = fakePortWithGroups();
     const parent = await upInterface(port, clock);
     const child = await upInterface(port, clock, { pkey: 0x8001, name: 'ib0.8001' });
@@ -381,7 +381,7 @@ describe('IPoIB interface flushes on port events @multicast @pkey @sa @ipoib-sta
   });
 });
 
-describe('IPoIB interface receive robustness and control calls @encap @arp @nd @ipoib-stack', function () {
+describe('IPoIB interface receive robustness and control calls @encap @arp @nd @ipoib-stack @robustness', function () {
   let clock: FakeClock;
   let port: FakePort;
   let iface: IpoibInterface;
@@ -431,7 +431,7 @@ describe('IPoIB interface receive robustness and control calls @encap @arp @nd @
     expect(iface.stats().rx_header_reserved_nonzero).to.equal(1);
   });
 
-  it('applies the datagram MTU rules and refuses connected mode with EINVAL @multicast @ipoib-stack', function () {
+  it('applies the datagram MTU rules and refuses connected mode with EINVAL @multicast @ipoib-stack @mtu', function () {
     iface.setMtu(4092);
     expect(iface.mtu, '4092 on a 2048 group stays 2044').to.equal(2044);
     iface.setMtu(1500);

@@ -63,7 +63,7 @@ describe('reference IPoIB stack on the simulated fabric @fabric @multicast @arp 
     await lab.close();
   });
 
-  it('turns the carrier on only after the broadcast join, with MTU 2044 on a 2048 group and 4092 on 4096 @fabric @multicast @pkey @mgid @sa @ipoib-stack', async function () {
+  it('turns the carrier on only after the broadcast join, with MTU 2044 on a 2048 group and 4092 on 4096 @fabric @multicast @pkey @mgid @sa @ipoib-stack @mtu', async function () {
     const port = await lab.port('node1');
     const ib0 = iface(port, 'ib0');
     const child = iface(port, 'ib0.8001', { pkey: 0x8001 });

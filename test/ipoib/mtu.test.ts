@@ -18,7 +18,7 @@ function expectErrno(fn: () => unknown, code: string): IpoibControlError {
   throw new Error(`expected ${code}`);
 }
 
-describe('datagram-mode MTU rules of the broadcast group @multicast @ipoib-stack', function () {
+describe('datagram-mode MTU rules of the broadcast group @multicast @ipoib-stack @mtu', function () {
   it('leaves 4 octets of every UD message to the encapsulation header @multicast @encap @ipoib-stack', function () {
     expect(udMtu(2048)).to.equal(2044);
     expect(udMtu(4096)).to.equal(4092);
@@ -34,7 +34,7 @@ describe('datagram-mode MTU rules of the broadcast group @multicast @ipoib-stack
     expect(m.adminMtu, 'admin followed the group').to.equal(2044);
   });
 
-  it('accepts 4092 on a 2048 group but keeps 2044, and applies a smaller admin MTU @multicast @ipoib-stack', function () {
+  it('accepts 4092 on a 2048 group but keeps 2044, and applies a smaller admin MTU @multicast @ipoib-stack @mtu', function () {
     const m = new DatagramMtu(5);
     m.groupJoined(4);
     m.carrierOn();
@@ -60,7 +60,7 @@ describe('datagram-mode MTU rules of the broadcast group @multicast @ipoib-stack
     expect(m.adminMtu).to.equal(2044);
   });
 
-  it('refuses a port MTU code that names no MTU @multicast @ipoib-stack', function () {
+  it('refuses a port MTU code that names no MTU @multicast @ipoib-stack @mtu', function () {
     expect(() => new DatagramMtu(6)).to.throw(RangeError);
   });
 

@@ -112,7 +112,7 @@ const IB0_ADDR_NO_RC = '00:00:00:48:fe:80:00:00:00:00:00:00:00:02:c9:03:00:0a:1b
 const IB0_ADDR_RC = '80:00:00:48:fe:80:00:00:00:00:00:00:00:02:c9:03:00:0a:1b:2c\n';
 
 describe('kernel adapter: mode over sysfs and netlink @lab', function () {
-  it('switches to connected with "connected\\n" through tee, and the undo restores mode and MTU @lab', async function () {
+  it('switches to connected with "connected\\n" through tee, and the undo restores mode and MTU @lab @mtu', async function () {
     const { t, dut } = adapter([
       cat('/sys/class/net/ib0/mode', 'datagram\n'),
       cat('/sys/class/net/ib0/mtu', '1500\n'),
@@ -368,8 +368,8 @@ describe('kernel adapter: child interfaces through create_child and netlink @lab
   });
 });
 
-describe('kernel adapter: MTU, umcast, addresses and link state @lab', function () {
-  it('sets the MTU with iproute2 link set and the undo puts the old one back @lab', async function () {
+describe('kernel adapter: MTU, umcast, addresses and link state @lab @mtu', function () {
+  it('sets the MTU with iproute2 link set and the undo puts the old one back @lab @mtu', async function () {
     const { t, dut } = adapter([cat('/sys/class/net/ib0/mtu', '2044\n'), { argv: ['ip', 'link', 'set', 'dev', 'ib0', 'mtu', '1500'] }]);
     const undo = await dut.setMtu(1500);
     t['steps'].push(cat('/sys/class/net/ib0/mtu', '1500\n'), { argv: ['ip', 'link', 'set', 'dev', 'ib0', 'mtu', '2044'] });
@@ -377,7 +377,7 @@ describe('kernel adapter: MTU, umcast, addresses and link state @lab', function 
     t.done();
   });
 
-  it('maps an MTU the kernel refuses to EINVAL @lab', async function () {
+  it('maps an MTU the kernel refuses to EINVAL @lab @mtu', async function () {
     const { t, dut } = adapter([
       cat('/sys/class/net/ib0/mtu', '2044\n'),
       { argv: ['ip', 'link', 'set', 'dev', 'ib0', 'mtu', '70'], code: 2, stderr: 'RTNETLINK answers: Invalid argument\n' },

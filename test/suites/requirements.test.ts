@@ -149,7 +149,7 @@ describe('requirement catalogue @catalogue', function () {
     expect(missing).to.deep.equal([]);
   });
 
-  it('lists the 29 robustness probes with unique, well-formed IDs @catalogue', function () {
+  it('lists the 29 robustness probes with unique, well-formed IDs @catalogue @robustness', function () {
     const ids = ROBUSTNESS_PROBES.map((p) => p.id);
     expect(ids).to.have.length(29);
     expect(new Set(ids).size).to.equal(ids.length);

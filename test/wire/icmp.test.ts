@@ -113,7 +113,7 @@ describe('icmp: ICMPv4 echo and destination unreachable @icmp', function () {
     messageRoundtrip(icmpv4Message, reply, '00 00 f4e3 0b1b 0001');
   });
 
-  it('roundtrips fragmentation needed with the next-hop MTU and the quoted datagram @icmp', function () {
+  it('roundtrips fragmentation needed with the next-hop MTU and the quoted datagram @icmp @mtu', function () {
     messageRoundtrip(icmpv4Message, fragNeeded(), FRAG_NEEDED_HEX);
     const quoted = ipv4Header.decode(fragNeeded().original, 0).value;
     expect(quoted).to.deep.include({ totalLength: 33, identification: 0x1234, dontFragment: true, protocol: 1 });
@@ -251,7 +251,7 @@ describe('icmp: ICMPv6 echo and packet too big @icmp', function () {
     messageRoundtrip(icmpv6Message, reply, '81 00 0000 ffff ffff 69706f6962');
   });
 
-  it('roundtrips packet too big with a 32-bit MTU and the invoking packet @icmp', function () {
+  it('roundtrips packet too big with a 32-bit MTU and the invoking packet @icmp @mtu', function () {
     messageRoundtrip(icmpv6Message, tooBig(), TOO_BIG_HEX);
     const bare = tooBig({ mtu: 0xffffffff, checksum: 0, original: Buffer.alloc(0) });
     messageRoundtrip(icmpv6Message, bare, '02 00 0000 ffffffff');
@@ -381,7 +381,7 @@ describe('icmp: judging what a sender got wrong @icmp', function () {
     expect(icmpProblems(ptb, { src: ROUTER, dst: A })).to.deep.equal(['code 1, want 0']);
   });
 
-  it('reports the unused octet, a pre-RFC 1191 zero MTU and an MTU below 68 @icmp', function () {
+  it('reports the unused octet, a pre-RFC 1191 zero MTU and an MTU below 68 @icmp @mtu', function () {
     expect(icmpProblems(withIcmpChecksum(fragNeeded({ unused: 1 })))).to.deep.equal(['unused octet 1, want 0']);
     expect(icmpProblems(withIcmpChecksum(fragNeeded({ nextHopMtu: 0 })))).to.deep.equal([
       'next-hop MTU 0: the sender predates RFC 1191',
@@ -392,7 +392,7 @@ describe('icmp: judging what a sender got wrong @icmp', function () {
     expect(icmpProblems(withIcmpChecksum(fragNeeded({ nextHopMtu: 68 })))).to.deep.equal([]);
   });
 
-  it('reports an MTU field in an unreachable code other than 4, and a length longer than the quote @icmp', function () {
+  it('reports an MTU field in an unreachable code other than 4, and a length longer than the quote @icmp @mtu', function () {
     expect(icmpProblems(withIcmpChecksum(fragNeeded({ code: 3, nextHopMtu: 2044 })))).to.deep.equal([
       'next-hop MTU field 2044 in a code 3 message, want 0',
     ]);
@@ -423,7 +423,7 @@ describe('icmp: judging what a sender got wrong @icmp', function () {
     );
   });
 
-  it('reports a packet-too-big MTU below 1280 @icmp', function () {
+  it('reports a packet-too-big MTU below 1280 @icmp @mtu', function () {
     const ptb = withIcmpChecksum(tooBig({ mtu: 1279 }), { src: ROUTER, dst: A });
     expect(icmpProblems(ptb, { src: ROUTER, dst: A })).to.deep.equal(['MTU 1279 is below the IPv6 minimum 1280']);
     const ok = withIcmpChecksum(tooBig({ mtu: 1280 }), { src: ROUTER, dst: A });

@@ -111,7 +111,7 @@ describe('MCMemberRecord codec @multicast @sa', () => {
     expect((decoded.qkey & QKEY_CONTROLLED_BIT) >>> 0).to.equal(QKEY_CONTROLLED_BIT);
   });
 
-  it('puts the largest-available selector in the top two bits of the MTU octet @multicast @sa', () => {
+  it('puts the largest-available selector in the top two bits of the MTU octet @multicast @sa @mtu', () => {
     const out = encodeToBuffer(mcMemberRecord, { ...BROADCAST, mtuSelector: SA_SELECTOR_LARGEST_AVAILABLE, mtu: 5 });
     expect(out[38]).to.equal(0xc5);
   });

@@ -276,7 +276,7 @@ describe('nd: router and neighbor messages @nd', function () {
     );
   });
 
-  it('encodes and decodes a router advertisement with lladdr and MTU options @nd', function () {
+  it('encodes and decodes a router advertisement with lladdr and MTU options @nd @mtu', function () {
     const mtu: NdRawOption = { kind: 'raw', type: 5, length: 1, data: hex('0000 000007fc') };
     messageRoundtrip(
       ra({ options: [SLLA, mtu] }),

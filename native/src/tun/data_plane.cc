@@ -176,7 +176,8 @@ void DataPlane::ProcessTxBatch(uint8_t* slots, const size_t* lens, size_t n) {
       }
       frame[0] = static_cast<uint8_t>(d.etherType >> 8);
       frame[1] = static_cast<uint8_t>(d.etherType);
-      frame[2] = frame[3] = 0;  // reserved: sent as zero
+      frame[2] = static_cast<uint8_t>(config_.txHeaderReserved >> 8);  // reserved: zero unless a defect is seeded
+      frame[3] = static_cast<uint8_t>(config_.txHeaderReserved);
       wr.payload = frame;
       wr.payloadLen = lens[i] + kIpoibHeaderLen;
       count++;

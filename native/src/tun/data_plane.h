@@ -61,6 +61,7 @@ struct DataPlaneConfig {
   bool hasBroadcastMgid = false;  // frames to it do not count as `multicast`
   sim::Gid broadcastMgid{};
   bool deliverOwnMulticast = false;
+  uint16_t txHeaderReserved = 0;  // what TX writes in the header's reserved field: 0 (TEST ONLY: a seeded defect's value)
 };
 
 class DataPlane : public std::enable_shared_from_this<DataPlane> {

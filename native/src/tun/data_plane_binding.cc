@@ -181,6 +181,7 @@ TunDataPlaneHandle::TunDataPlaneHandle(const Napi::CallbackInfo& info) : ObjectW
     c.broadcastMgid = GidArg(o.Get("broadcastMgid"), "options.broadcastMgid");
   }
   c.deliverOwnMulticast = BoolKey(o, "deliverOwnMulticast", of);
+  c.txHeaderReserved = static_cast<uint16_t>(UintKey(o, "txHeaderReserved", of, 0xFFFF));
   if (!o.Has("endpoint")) throw Napi::TypeError::New(env, "options.endpoint is required");
   std::shared_ptr<sim::Endpoint> endpoint = sim::EndpointOfHandle(o.Get("endpoint"));
   tun.mtu = c.mtu;

@@ -23,7 +23,7 @@ import { FabricClient } from '../../fabric/sim/fabric-client.js';
 import { loadPartitionsConf, partitionsWithoutFile, type PartitionsConf } from '../../fabric/sim/partitions-conf.js';
 import { formatPkey } from '../../wire/pkey.js';
 import { IB_MTU_CODE_TO_BYTES } from '../../wire/constants.js';
-import { labNodesUnavailable, startLabNodes, stopLabNodes } from '../../ipoib/daemon/lab-nodes.js';
+import { type LabNodeSpec, defaultLabNodeSpecs, labNodesUnavailable, startLabNodes, stopLabNodes } from '../../ipoib/daemon/lab-nodes.js';
 
 export const DEFAULT_FABRIC_NAME = 'default';
 const UP_TIMEOUT_MS = 20_000;
@@ -63,9 +63,13 @@ function logTail(p: FabricRunPaths, lines = 15): string {
 
 export interface FabricUpOptions extends FabricTarget {
   nodes: number;
+  /** Names instead of node1..nodeN (a lab file's nodes plus its probe port). */
+  nodeNames?: readonly string[];
   partitions?: string;
   /** Also start an ipoibd per node in its own network namespace (root only). */
   ipoib?: boolean;
+  /** With ipoib: which nodes get a daemon, with what addresses and defects (default: every node, labAddresses). */
+  daemons?: readonly LabNodeSpec[];
 }
 
 export async function fabricUp(o: FabricUpOptions, io: Io): Promise<number> {
@@ -88,6 +92,7 @@ export async function fabricUp(o: FabricUpOptions, io: Io): Promise<number> {
 
   const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../bin/ipoib-lab.js');
   const args = [bin, 'fabric', 'serve', '--name', o.name, '--nodes', String(o.nodes)];
+  if (o.nodeNames) args.push('--node-names', o.nodeNames.join(','));
   if (o.partitions) args.push('--partitions', path.resolve(o.partitions));
   const log = openSync(p.logFile, 'a', 0o600);
   const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', log, log] });
@@ -125,10 +130,12 @@ export async function fabricUp(o: FabricUpOptions, io: Io): Promise<number> {
 
 /** Starts the lab nodes of a fabric that just came up; a failure takes the fabric down again. */
 async function upLabNodes(o: FabricUpOptions, p: FabricRunPaths, io: Io): Promise<void> {
-  const nodes = Array.from({ length: o.nodes }, (_, i) => `node${i + 1}`);
+  const names = o.nodeNames ?? Array.from({ length: o.nodes }, (_, i) => `node${i + 1}`);
+  const specs = o.daemons ?? defaultLabNodeSpecs(names);
   try {
-    const made = await startLabNodes(p, nodes, (l) => io.out(l));
-    io.out(`'ip netns exec ${made[0]?.netns ?? '<ns>'} ping 192.0.2.2' reaches node2; 'ipoibctl --fabric ${o.name} --node node1 show' shows ib0`);
+    const made = await startLabNodes(p, specs, (l) => io.out(l));
+    const [a, b] = made;
+    if (a && b) io.out(`'ip netns exec ${a.netns} ping ${b.ipv4.split('/')[0]}' reaches ${b.node}; 'ipoibctl --fabric ${o.name} --node ${a.node} show' shows ib0`);
   } catch (e) {
     await fabricDown({ name: o.name }, io).catch(() => undefined);
     throw new ExitError(EXIT_FAILURE, `lab nodes did not come up: ${(e as Error).message}`);
@@ -299,6 +306,7 @@ export async function fabricServe(o: FabricUpOptions, io: Io): Promise<number> {
   const mgr = await FabricManager.start({
     paths: p,
     nodes: o.nodes,
+    ...(o.nodeNames ? { nodeNames: o.nodeNames } : {}),
     partitions,
     openEndpoint: openManagerEndpoint,
     openTap: openTapWriter,

@@ -56,6 +56,8 @@ export type TapFactory = (file: string) => Promise<ManagerTap>;
 export interface FabricManagerOptions {
   paths: FabricRunPaths;
   nodes: number;
+  /** Names for the nodes instead of node1..nodeN (each `[a-z][a-z0-9-]*`, unique, not `sm`). */
+  nodeNames?: readonly string[];
   partitions: PartitionsConf;
   openEndpoint: EndpointFactory;
   openTap?: TapFactory;
@@ -75,12 +77,17 @@ interface Owner {
   pending: Map<number, (r: { ok: boolean; result?: unknown; error?: string }) => void>;
 }
 
-/** The fabric: every node of `defaultFabric(n)` plus the SM's port, listed first so it gets LID 1. */
-export function managedFabric(nodes: number): FabricDescription {
+/**
+ * The fabric: every node of `defaultFabric(n)` plus the SM's port, listed first so it gets LID 1.
+ * `names` renames the nodes in order (a lab's `dut`, `peer`, `probe`); GUIDs stay those of
+ * node1..nodeN, so a partitions file can name ports by GUID either way.
+ */
+export function managedFabric(nodes: number, names?: readonly string[]): FabricDescription {
   const base = defaultFabric(nodes);
+  if (names !== undefined && names.length !== nodes) throw new FabricRunError(`${names.length} node names for ${nodes} nodes`);
   const sm: FabricNodeInput = { name: SM_NODE_NAME, type: 'ca', nodeGuid: SM_PORT_GUID - 1n, ports: [{ guid: SM_PORT_GUID }] };
   return makeFabricDescription({
-    nodes: [sm, ...base.nodes.map((n) => ({ ...n, ports: n.ports.map((p) => ({ ...p })) }))],
+    nodes: [sm, ...base.nodes.map((n, i) => ({ ...n, name: names?.[i] ?? n.name, ports: n.ports.map((p) => ({ ...p })) }))],
     smPortGuid: SM_PORT_GUID,
   });
 }
@@ -110,7 +117,7 @@ export class FabricManager {
   }
 
   static async start(o: FabricManagerOptions): Promise<FabricManager> {
-    const fabric = managedFabric(o.nodes);
+    const fabric = managedFabric(o.nodes, o.nodeNames);
     const nodePorts = fabric.nodes.filter((n) => n.name !== SM_NODE_NAME).flatMap((n) => n.ports.map((p) => p.guid));
     // Node ports are down until an owner attaches its endpoint; the SM's port is always up.
     const sm = new SubnetManager(fabric, o.partitions, { downPorts: nodePorts });

@@ -13,6 +13,7 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { FabricRunError } from '../../errors.js';
 import type { HcaPort } from '../../fabric/hca.js';
 import { type FabricRunPaths, inspectRunDir } from '../../fabric/sim/run-dir.js';
+import { defectBanner, Defects } from '../defects.js';
 import { IpoibHost } from '../host.js';
 import type { IpoibInterface } from '../interface.js';
 import { ControlServer, removeStaleSocket } from './control-server.js';
@@ -26,6 +27,8 @@ const LEAVE_WAIT_MS = 3000;
 /** Something that carries an interface's traffic elsewhere (a TUN device); closed on stop. */
 export interface DataPlaneBinding {
   close(): Promise<void>;
+  /** The plane's own counters (it carries the traffic the stack never sees), when it keeps any. */
+  counters?(): Readonly<Record<string, number>>;
 }
 
 export interface IpoibDaemonOptions {
@@ -36,6 +39,8 @@ export interface IpoibDaemonOptions {
   addresses?: readonly string[];
   /** Control socket path; default `<run dir>/ipoibd-<node>.sock`. */
   socket?: string;
+  /** TEST ONLY: seeded defects every interface commits (`ipoibd --defect`); default none. */
+  defects?: Defects;
   log?: (line: string) => void;
   openPort: (socketPath: string, node: string) => Promise<HcaPort>;
   /**
@@ -66,6 +71,9 @@ export class IpoibDaemon {
 
   static async start(o: IpoibDaemonOptions): Promise<IpoibDaemon> {
     const log = o.log ?? (() => undefined);
+    const defects = o.defects ?? Defects.NONE;
+    const banner = defectBanner(defects);
+    if (banner) log(banner);
     const state = inspectRunDir(o.fabric);
     if (state.kind !== 'running') throw new FabricRunError(`fabric ${o.fabric.name} is not up ('ipoib-lab fabric up --name ${o.fabric.name}' starts it)`);
     const dp = daemonPaths(o.fabric, o.node);
@@ -76,6 +84,7 @@ export class IpoibDaemon {
     const tracked = trackLeaves(inner);
     const debugLevels = new Map<string, number>();
     const host = new IpoibHost({
+      interfaceDefaults: { defects },
       log: (line) => {
         const ifname = line.slice(0, Math.max(0, line.indexOf(':')));
         if (STATE_LINE.test(line) || (debugLevels.get(ifname) ?? 0) > 0) log(line);
@@ -89,6 +98,7 @@ export class IpoibDaemon {
       const netns = o.netns;
       const ctx: HandlerContext = {
         host,
+        defects: defects.list(),
         node: o.node,
         fabric: o.fabric.name,
         debugLevels,
@@ -98,6 +108,7 @@ export class IpoibDaemon {
       };
       if (o.bindDataPlane && o.netns !== undefined) {
         dataPlane = await o.bindDataPlane({ iface: parent, port: tracked.port, netns: o.netns, addresses: o.addresses ?? [], log });
+        ctx.parentPlane = { ifname: parent.name, binding: dataPlane };
         log(`${parent.name}: TUN device in network namespace ${o.netns}`);
       } else {
         for (const a of o.addresses ?? []) parent.addAddress(a);

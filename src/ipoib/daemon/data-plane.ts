@@ -12,5 +12,5 @@ type Binder = NonNullable<IpoibDaemonOptions['bindDataPlane']>;
 /** IpoibNode's binding of a handed-in interface. */
 export const tunDataPlane: Binder = async ({ iface, port, netns, addresses, log }): Promise<DataPlaneBinding> => {
   const node = await IpoibNode.open({ port, ifname: iface.name, netns, interface: iface, addresses, log });
-  return { close: () => node.close() };
+  return { close: () => node.close(), counters: () => node.plane.counters() };
 };

@@ -1,12 +1,13 @@
 /**
  * ipoibctl's human output, shaped like the Linux tools that show the same facts: `ip -d link`
  * for show, the sysfs file contents for mode/umcast/pkey/parent, `ethtool -S` for stats, the
- * debugfs files for mcg/path, `ip neigh` for neigh.
+ * debugfs files for mcg/path, `ip neigh` for neigh (flush prints nothing, as `ip neigh flush`
+ * does), `ip addr` for the stack's addresses.
  */
 import type { HandlerResult, ShowResult } from './handlers.js';
 
 function showLines(i: ShowResult): string[] {
-  const state = !i.adminUp ? 'DOWN' : i.carrier ? 'UP' : 'LOWERLAYERDOWN';
+  const state = i.operstate;
   const pkey = `0x${i.pkey.toString(16).padStart(4, '0')}`;
   return [
     `${i.name}${i.parent ? `@${i.parent}` : ''}: <${i.flags.join(',')}> mtu ${i.mtu} state ${state}`,
@@ -18,13 +19,18 @@ function showLines(i: ShowResult): string[] {
   ];
 }
 
+/** A daemon running with seeded defects says so first, so no one mistakes it for a conforming stack. */
+function defectLines(defects: readonly string[]): string[] {
+  return defects.length > 0 ? [`TEST BUILD: seeded defects active: ${defects.join(', ')}`] : [];
+}
+
 /** The lines ipoibctl prints for a result. */
 export function formatResult(r: HandlerResult): string[] {
   switch (r.kind) {
     case 'hello':
-      return [`ipoibd pid ${r.pid}: node ${r.node} on fabric ${r.fabric}; interfaces ${r.interfaces.join(', ')}`];
+      return [`ipoibd pid ${r.pid}: node ${r.node} on fabric ${r.fabric}; interfaces ${r.interfaces.join(', ')}`, ...defectLines(r.defects)];
     case 'show':
-      return r.interfaces.flatMap(showLines);
+      return [...defectLines(r.defects), ...r.interfaces.flatMap(showLines)];
     case 'mode':
       return [r.mode];
     case 'umcast':
@@ -39,6 +45,10 @@ export function formatResult(r: HandlerResult): string[] {
       return r.text === '' ? [] : r.text.replace(/\n$/, '').split('\n');
     case 'neigh':
       return r.neighbours.map((n) => `${n.ip} dev ${r.ifname}${n.lladdr ? ` lladdr ${n.lladdr}` : ''} ${n.state.toUpperCase()}`);
+    case 'neigh-flushed':
+      return [];
+    case 'addresses':
+      return [...r.ipv4.map((a) => `inet ${a}`), ...r.ipv6.map((a) => `inet6 ${a}`)];
     case 'pkey':
       return [r.text];
     case 'parent':

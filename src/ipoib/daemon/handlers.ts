@@ -19,6 +19,8 @@ export interface ShowResult extends InterfaceInfo {
   adminUp: boolean;
   /** `ip link` flags: BROADCAST, MULTICAST, UP when admin up, LOWER_UP with carrier. */
   flags: string[];
+  /** RFC 2863 operstate as `ip link` shows it (see operstateOf). */
+  operstate: 'UP' | 'DOWN' | 'LOWERLAYERDOWN';
   debugLevel: number;
 }
 
@@ -30,8 +32,9 @@ export interface StatsResult {
 }
 
 export type HandlerResult =
-  | { kind: 'hello'; pid: number; node: string; fabric: string; interfaces: string[] }
-  | { kind: 'show'; interfaces: ShowResult[] }
+  /** `defects`: the seeded defects the daemon runs with (empty for a conforming stack), so a report can tell. */
+  | { kind: 'hello'; pid: number; node: string; fabric: string; interfaces: string[]; defects: string[] }
+  | { kind: 'show'; interfaces: ShowResult[]; defects: string[] }
   | { kind: 'mode'; ifname: string; mode: 'datagram' }
   | { kind: 'umcast'; ifname: string; umcast: 0 | 1 }
   | { kind: 'mtu'; ifname: string; mtu: number; adminMtu: number; mcastMtu: number }
@@ -39,6 +42,8 @@ export type HandlerResult =
   | { kind: 'mcg'; ifname: string; text: string; groups: McastGroupInfo[] }
   | { kind: 'path'; ifname: string; text: string }
   | { kind: 'neigh'; ifname: string; neighbours: NeighbourInfo[] }
+  | { kind: 'neigh-flushed'; ifname: string; neighbours: number; paths: number }
+  | { kind: 'addresses'; ifname: string; ipv4: string[]; ipv6: string[] }
   | { kind: 'pkey'; ifname: string; pkey: number; text: string }
   | { kind: 'parent'; ifname: string; parent: string }
   | { kind: 'created'; ifname: string }
@@ -48,6 +53,8 @@ export type HandlerResult =
 
 export interface HandlerContext {
   host: IpoibHost;
+  /** The seeded defects the daemon runs with (TEST ONLY; empty normally). */
+  defects: readonly string[];
   node: string;
   fabric: string;
   /** Per-interface debug levels (the daemon logs an interface's own lines only above 0). */
@@ -61,6 +68,8 @@ export interface HandlerContext {
   bindChild?: (iface: IpoibInterface, addresses: readonly string[]) => Promise<DataPlaneBinding>;
   /** The children's TUN bindings by interface name. */
   childPlanes: Map<string, DataPlaneBinding>;
+  /** The parent's TUN binding, once bound. */
+  parentPlane?: { ifname: string; binding: DataPlaneBinding };
 }
 
 function iface(ctx: HandlerContext, name: string, op: string): IpoibInterface {
@@ -69,22 +78,62 @@ function iface(ctx: HandlerContext, name: string, op: string): IpoibInterface {
   return i;
 }
 
+/**
+ * The kernel's rule for a netdev without carrier: LOWERLAYERDOWN when its iflink is another
+ * device (an ipoib child's is its parent), DOWN otherwise (a parent's is itself).
+ */
+function operstateOf(adminUp: boolean, carrier: boolean, childType: IpoibInterface['childType']): ShowResult['operstate'] {
+  if (!adminUp) return 'DOWN';
+  if (carrier) return 'UP';
+  return childType === 'parent' ? 'DOWN' : 'LOWERLAYERDOWN';
+}
+
 function showOf(ctx: HandlerContext, i: IpoibInterface): ShowResult {
   const adminUp = ctx.adminUp.has(i.name);
   const flags = ['BROADCAST', 'MULTICAST', ...(adminUp ? ['UP'] : []), ...(i.carrier ? ['LOWER_UP'] : [])];
-  return { ...i.info(), adminUp, flags, debugLevel: ctx.debugLevels.get(i.name) ?? 0 };
+  return { ...i.info(), adminUp, flags, operstate: operstateOf(adminUp, i.carrier, i.childType), debugLevel: ctx.debugLevels.get(i.name) ?? 0 };
+}
+
+function addressesOf(i: IpoibInterface): HandlerResult {
+  return { kind: 'addresses', ifname: i.name, ipv4: i.addressList(4), ipv6: i.addressList(6) };
 }
 
 const hex4 = (n: number): string => `0x${n.toString(16).padStart(4, '0')}`;
+
+/**
+ * An interface's counters with its data plane's folded in. With a TUN data plane every received
+ * frame crosses the plane (it punts ARP, ND and the unusual to the stack), so receive counts are
+ * the plane's; sends come from both (the fast path through the plane, the stack's own ARP/ND and
+ * first packets straight on the QP), so they add up, as do errors and drops. The plane counts
+ * octets with the 4-octet header, the kernel's rx_bytes without it: corrected here. The plane's
+ * own extras appear as `plane_*`.
+ */
+export function mergeStats(ethtool: Array<[string, number]>, all: Record<string, number>, plane: Readonly<Record<string, number>> | undefined): StatsResult {
+  if (!plane) return { ethtool, all };
+  const stack = Object.fromEntries(ethtool) as Record<string, number>;
+  const p = (k: string): number => plane[k] ?? 0;
+  const merged: Record<string, number> = {
+    rx_packets: p('rx_packets'),
+    tx_packets: p('tx_packets') + (stack.tx_packets ?? 0),
+    rx_bytes: Math.max(0, p('rx_bytes') - 4 * p('rx_packets')),
+    tx_bytes: p('tx_bytes') + (stack.tx_bytes ?? 0),
+    tx_errors: p('tx_errors') + (stack.tx_errors ?? 0),
+    rx_dropped: p('rx_dropped') + (stack.rx_dropped ?? 0),
+    tx_dropped: p('tx_dropped') + (stack.tx_dropped ?? 0),
+    multicast: p('multicast'),
+  };
+  const planeExtras = Object.fromEntries(Object.entries(plane).map(([k, v]) => [`plane_${k}`, v]));
+  return { ethtool: ethtool.map(([k]) => [k, merged[k] ?? 0]), all: { ...all, ...merged, ...planeExtras } };
+}
 
 /** Runs one validated request. Throws IpoibControlError (or another Error) on failure. */
 export async function handle(ctx: HandlerContext, r: DaemonRequest): Promise<HandlerResult> {
   switch (r.cmd) {
     case 'hello':
-      return { kind: 'hello', pid: process.pid, node: ctx.node, fabric: ctx.fabric, interfaces: ctx.host.list().map((i) => i.name) };
+      return { kind: 'hello', pid: process.pid, node: ctx.node, fabric: ctx.fabric, interfaces: ctx.host.list().map((i) => i.name), defects: [...ctx.defects] };
     case 'show': {
       const list = r.ifname === undefined ? ctx.host.list() : [iface(ctx, r.ifname, `${r.ifname}.show`)];
-      return { kind: 'show', interfaces: list.map((i) => showOf(ctx, i)) };
+      return { kind: 'show', interfaces: list.map((i) => showOf(ctx, i)), defects: [...ctx.defects] };
     }
     case 'mode': {
       const i = iface(ctx, r.ifname, `${r.ifname}.mode`);
@@ -109,7 +158,8 @@ export async function handle(ctx: HandlerContext, r: DaemonRequest): Promise<Han
     }
     case 'stats': {
       const i = iface(ctx, r.ifname, `${r.ifname}.stats`);
-      return { kind: 'stats', ifname: i.name, stats: { ethtool: i.ethtoolStats(), all: i.stats() } };
+      const plane = ctx.parentPlane?.ifname === i.name ? ctx.parentPlane.binding : ctx.childPlanes.get(i.name);
+      return { kind: 'stats', ifname: i.name, stats: mergeStats(i.ethtoolStats(), i.stats(), plane?.counters?.()) };
     }
     case 'mcg': {
       const i = iface(ctx, r.ifname, `${r.ifname}_mcg`);
@@ -122,6 +172,20 @@ export async function handle(ctx: HandlerContext, r: DaemonRequest): Promise<Han
     case 'neigh': {
       const i = iface(ctx, r.ifname, `${r.ifname}.neigh`);
       return { kind: 'neigh', ifname: i.name, neighbours: i.neighbours() };
+    }
+    case 'neigh_flush': {
+      const i = iface(ctx, r.ifname, `${r.ifname}.neigh`);
+      return { kind: 'neigh-flushed', ifname: i.name, ...i.flushNeighbours() };
+    }
+    case 'addr_add': {
+      const i = iface(ctx, r.ifname, `${r.ifname}.addr`);
+      i.addAddress(r.address);
+      return addressesOf(i);
+    }
+    case 'addr_del': {
+      const i = iface(ctx, r.ifname, `${r.ifname}.addr`);
+      i.removeAddress(r.address);
+      return addressesOf(i);
     }
     case 'pkey': {
       const i = iface(ctx, r.ifname, `${r.ifname}/pkey`);

@@ -87,22 +87,43 @@ function isIpoibd(pid: number): boolean {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** What to start on one lab node: its fabric node, the addresses of its ib0, seeded defects (test builds only). */
+export interface LabNodeSpec {
+  node: string;
+  /** IPv4/IPv6 CIDRs; the first IPv4 and IPv6 ones are reported as the node's addresses. */
+  addresses: readonly string[];
+  defects?: readonly string[];
+}
+
+/** The default specs of `fabric up --ipoib`: node i gets labAddresses(i). */
+export function defaultLabNodeSpecs(nodes: readonly string[]): LabNodeSpec[] {
+  return nodes.map((node, i) => {
+    const { ipv4, ipv6 } = labAddresses(i + 1);
+    return { node, addresses: [ipv4, ipv6] };
+  });
+}
+
 /** Creates the namespaces and starts one ipoibd per node; undoes it all when one fails. */
-export async function startLabNodes(p: FabricRunPaths, nodes: readonly string[], log: (line: string) => void): Promise<LabNode[]> {
+export async function startLabNodes(p: FabricRunPaths, nodes: readonly LabNodeSpec[], log: (line: string) => void): Promise<LabNode[]> {
   const journal: LabNodesJournal = { namespaces: [], daemons: [] };
   const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../bin/ipoibd.js');
   const made: LabNode[] = [];
   try {
-    for (const [index, node] of nodes.entries()) {
+    for (const spec of nodes) {
+      const { node } = spec;
       const netns = labNamespace(p.name, node);
-      const { ipv4, ipv6 } = labAddresses(index + 1);
+      const ipv4 = spec.addresses.find((a) => !a.includes(':')) ?? '';
+      const ipv6 = spec.addresses.find((a) => a.includes(':')) ?? '';
       journal.namespaces.push(netns);
       writeJournal(p, journal);
       await ip(['netns', 'add', netns]);
       await ip(['-n', netns, 'link', 'set', 'lo', 'up']);
       const dp = daemonPaths(p, node);
       const out = openSync(dp.logFile, 'a', 0o600);
-      const child = spawn(process.execPath, [bin, '--fabric', p.name, '--node', node, '--netns', netns, '--address', ipv4, '--address', ipv6], {
+      const args = [bin, '--fabric', p.name, '--node', node, '--netns', netns];
+      for (const a of spec.addresses) args.push('--address', a);
+      for (const d of spec.defects ?? []) args.push('--defect', d);
+      const child = spawn(process.execPath, args, {
         detached: true,
         stdio: ['ignore', out, out],
       });
@@ -114,7 +135,10 @@ export async function startLabNodes(p: FabricRunPaths, nodes: readonly string[],
       made.push({ node, netns, ipv4, ipv6, pid: child.pid, socket: dp.socket });
     }
     for (const n of made) await waitReady(n, daemonPaths(p, n.node).logFile);
-    for (const n of made) log(`${n.node}: ipoibd pid ${n.pid}, ib0 ${n.ipv4} ${n.ipv6} in network namespace ${n.netns}`);
+    for (const n of made) {
+      const defects = nodes.find((s) => s.node === n.node)?.defects ?? [];
+      log(`${n.node}: ipoibd pid ${n.pid}, ib0 ${[n.ipv4, n.ipv6].filter(Boolean).join(' ')} in network namespace ${n.netns}${defects.length ? `, SEEDED DEFECTS: ${defects.join(', ')}` : ''}`);
+    }
     return made;
   } catch (e) {
     await stopLabNodes(p, log);

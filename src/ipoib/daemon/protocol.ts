@@ -26,11 +26,16 @@ export const daemonRequestSchema = z.discriminatedUnion('cmd', [
   onIf('mcg'),
   onIf('path'),
   onIf('neigh'),
+  /** `ip neigh flush dev IF` plus a path flush. */
+  onIf('neigh_flush'),
   onIf('pkey'),
   onIf('parent'),
   /** Admin up, with addresses to add first (IPv4 or IPv6 CIDR, at most 16). */
   z.object({ id, cmd: z.literal('up'), ifname, addresses: z.array(z.string().min(1).max(64)).max(16).optional() }).strict(),
   onIf('down'),
+  /** The stack's own copy of an address the host has on the interface (it answers ARP and ND for it). */
+  z.object({ id, cmd: z.literal('addr_add'), ifname, address: z.string().min(1).max(64) }).strict(),
+  z.object({ id, cmd: z.literal('addr_del'), ifname, address: z.string().min(1).max(64) }).strict(),
   z.object({ id, cmd: z.literal('create_child'), ifname, pkey: sysfsText }).strict(),
   z.object({ id, cmd: z.literal('delete_child'), ifname, pkey: sysfsText }).strict(),
   z

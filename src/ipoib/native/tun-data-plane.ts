@@ -45,6 +45,7 @@ import {
   QPN_MASK,
 } from '../../wire/constants.js';
 import { parseIpv4, parseIpv6 } from '../../wire/ip-text.js';
+import { Defects } from '../defects.js';
 
 /** Counter names, in native order (native/src/tun/data_plane_counters.h says what each counts). */
 export const TUN_COUNTER_NAMES = [
@@ -182,7 +183,16 @@ export interface TunDataPlaneOptions {
   broadcastMgid?: Buffer;
   /** Deliver our own frames that come back (multicast echo) instead of dropping them; default false. */
   deliverOwnMulticast?: boolean;
+  /**
+   * TEST ONLY: the interface's seeded defects the fast path commits too (src/ipoib/defects.ts):
+   * `mcast-echo` delivers our own frames, `header-reserved-set` sends 0x0001 in the header's
+   * reserved field. Default none.
+   */
+  defects?: Defects;
 }
+
+/** Seeded defect header-reserved-set: the reserved field the fast path writes. */
+const DEFECT_HEADER_RESERVED = 0x0001;
 
 /** TEST ONLY: what a loopback data plane's host side offers (the test plays the kernel). */
 export interface LoopbackHost {
@@ -375,7 +385,10 @@ export class TunDataPlane {
     const maxMtu = endpoint.mtuBytes - IPOIB_HEADER_LEN;
     const mtu = uint(op, 'o.mtu', opts.mtu, IPV4_MIN_MTU, maxMtu, `an MTU from ${IPV4_MIN_MTU} to ${maxMtu} (the port MTU - 4)`);
     const broadcastMgid = opts.broadcastMgid === undefined ? null : gidArg(op, 'o.broadcastMgid', opts.broadcastMgid, true);
-    const deliverOwnMulticast = boolArg(op, 'o.deliverOwnMulticast', opts.deliverOwnMulticast, false);
+    const defects = opts.defects === undefined ? Defects.NONE : opts.defects;
+    if (!(defects instanceof Defects)) throw new ArgumentError(op, 'o.defects', defects, 'a Defects value');
+    const deliverOwnMulticast = boolArg(op, 'o.deliverOwnMulticast', opts.deliverOwnMulticast, false) || defects.has('mcast-echo');
+    const txHeaderReserved = defects.has('header-reserved-set') ? DEFECT_HEADER_RESERVED : 0;
     const native = binding();
     // The deliver callback must reach the instance, which exists only after the native call.
     let self: TunDataPlane | undefined;
@@ -397,6 +410,7 @@ export class TunDataPlane {
             localGid: endpoint.gid,
             broadcastMgid,
             deliverOwnMulticast,
+            txHeaderReserved,
           },
           (meta, data) => self?.dispatch(meta, data),
         ),

@@ -1,0 +1,187 @@
+/**
+ * The conformance matrix: every requirement of the catalogue joined to the cases that cover it
+ * and how they ended, for one DUT on one lab. A requirement's verdict is `fail` when any covering
+ * case failed, `error` when a case broke (lab or test problem, no verdict), `pass` when at least
+ * one covering case passed and none failed, `skipped` when every covering case was skipped (with
+ * their reasons), and otherwise `not covered` — or `not coverable` when the catalogue says this
+ * fabric cannot exercise it, with its reason.
+ */
+import { FINDINGS, REQUIREMENTS, type Fabric, type Finding, type Level, type Requirement } from '../requirements.js';
+import type { CaseRecord, CaseState } from './record.js';
+
+export type Verdict = 'pass' | 'fail' | 'error' | 'skipped' | 'not covered' | 'not coverable';
+
+export interface MatrixRow {
+  id: string;
+  rfc: number;
+  section: string;
+  level: Level;
+  summary: string;
+  verdict: Verdict;
+  /** Skip reasons, failure messages, or why the fabric cannot exercise it. */
+  notes: string[];
+  cases: Array<{ title: string; file: string; state: CaseState; reason?: string }>;
+  findings: string[];
+}
+
+export interface ConformanceMatrix {
+  generatedAt: string;
+  lab: { name: string; file: string; fabric: string };
+  dut: { node: string; implementation: string };
+  defects: string[];
+  environment: Record<string, string>;
+  cases: Record<CaseState, number>;
+  /** Per RFC and level: how many rows got each verdict. */
+  totals: Array<{ rfc: number; level: Level; counts: Record<Verdict, number> }>;
+  /** MUST / MUST NOT rows that failed: the certification fails when this is not empty. */
+  mustFailures: string[];
+  requirements: MatrixRow[];
+  findings: Finding[];
+}
+
+const VERDICTS: readonly Verdict[] = ['pass', 'fail', 'error', 'skipped', 'not covered', 'not coverable'];
+
+function verdictOf(r: Requirement, cases: MatrixRow['cases'], fabric: Fabric): { verdict: Verdict; notes: string[] } {
+  if (cases.length === 0) {
+    const coverable = r.fabrics.includes(fabric) || r.fabrics.includes('offline');
+    if (!coverable) return { verdict: 'not coverable', notes: [r.notCoverableOnSim ?? `needs ${r.fabrics.join(' or ')}`] };
+    return { verdict: 'not covered', notes: [] };
+  }
+  const reasons = (s: CaseState) => cases.filter((c) => c.state === s).map((c) => `${c.title}: ${c.reason ?? s}`);
+  if (cases.some((c) => c.state === 'failed')) return { verdict: 'fail', notes: reasons('failed') };
+  if (cases.some((c) => c.state === 'broken')) return { verdict: 'error', notes: reasons('broken') };
+  if (cases.some((c) => c.state === 'passed')) return { verdict: 'pass', notes: reasons('skipped') };
+  return { verdict: 'skipped', notes: reasons('skipped') };
+}
+
+export interface MatrixInput {
+  records: readonly CaseRecord[];
+  lab: ConformanceMatrix['lab'];
+  dut: ConformanceMatrix['dut'];
+  defects: readonly string[];
+  environment: Record<string, string>;
+  now?: Date;
+}
+
+export function buildMatrix(i: MatrixInput): ConformanceMatrix {
+  const fabric = i.lab.fabric as Fabric;
+  const byId = new Map<string, MatrixRow['cases']>();
+  for (const rec of i.records) {
+    for (const id of rec.covers) {
+      const list = byId.get(id) ?? [];
+      list.push({ title: rec.title, file: rec.file, state: rec.state, ...(rec.reason !== undefined ? { reason: rec.reason } : {}) });
+      byId.set(id, list);
+    }
+  }
+  const rows: MatrixRow[] = REQUIREMENTS.map((r) => {
+    const cases = byId.get(r.id) ?? [];
+    const { verdict, notes } = verdictOf(r, cases, fabric);
+    return {
+      id: r.id,
+      rfc: r.rfc,
+      section: r.section,
+      level: r.level,
+      summary: r.summary,
+      verdict,
+      notes,
+      cases,
+      findings: FINDINGS.filter((f) => f.relatedIds.includes(r.id)).map((f) => f.id),
+    };
+  });
+  const cases: Record<CaseState, number> = { passed: 0, failed: 0, broken: 0, skipped: 0 };
+  for (const rec of i.records) cases[rec.state]++;
+  const totals: ConformanceMatrix['totals'] = [];
+  for (const row of rows) {
+    let t = totals.find((x) => x.rfc === row.rfc && x.level === row.level);
+    if (!t) {
+      t = { rfc: row.rfc, level: row.level, counts: Object.fromEntries(VERDICTS.map((v) => [v, 0])) as Record<Verdict, number> };
+      totals.push(t);
+    }
+    t.counts[row.verdict]++;
+  }
+  totals.sort((a, b) => a.rfc - b.rfc || LEVEL_ORDER.indexOf(a.level) - LEVEL_ORDER.indexOf(b.level));
+  return {
+    generatedAt: (i.now ?? new Date()).toISOString(),
+    lab: i.lab,
+    dut: i.dut,
+    defects: [...i.defects],
+    environment: i.environment,
+    cases,
+    totals,
+    mustFailures: rows.filter((r) => (r.level === 'MUST' || r.level === 'MUST NOT') && r.verdict === 'fail').map((r) => r.id),
+    requirements: rows,
+    findings: [...FINDINGS],
+  };
+}
+
+const LEVEL_ORDER: readonly Level[] = ['MUST', 'MUST NOT', 'SHOULD', 'SHOULD NOT', 'MAY', 'FACT'];
+
+const cell = (s: string): string => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+
+/** The matrix as Markdown: summary, failures, then one table per RFC. */
+export function matrixMarkdown(m: ConformanceMatrix): string {
+  const out: string[] = [];
+  out.push(`# IPoIB conformance: ${m.dut.node} (${m.dut.implementation}) on lab ${m.lab.name}`);
+  out.push('');
+  out.push(`Generated ${m.generatedAt} from ${m.lab.file} (fabric ${m.lab.fabric}).`);
+  if (m.defects.length > 0) out.push(`\n**TEST RUN WITH SEEDED DEFECTS: ${m.defects.join(', ')}. Not a certification.**`);
+  out.push('');
+  out.push(`**Result: ${m.mustFailures.length === 0 ? (m.cases.broken > 0 ? 'INCOMPLETE (lab or test errors, see below)' : 'PASS (no MUST failed)') : `FAIL (${m.mustFailures.length} MUST requirement(s) failed)`}**`);
+  out.push('');
+  out.push(`Cases: ${m.cases.passed} passed, ${m.cases.failed} failed, ${m.cases.broken} broken, ${m.cases.skipped} skipped.`);
+  out.push('');
+  out.push('| RFC | level | pass | fail | error | skipped | not covered | not coverable |');
+  out.push('|---|---|---|---|---|---|---|---|');
+  for (const t of m.totals) {
+    const c = t.counts;
+    out.push(`| ${t.rfc} | ${t.level} | ${c.pass} | ${c.fail} | ${c.error} | ${c.skipped} | ${c['not covered']} | ${c['not coverable']} |`);
+  }
+  out.push('');
+  out.push('## Environment');
+  out.push('');
+  for (const [k, v] of Object.entries(m.environment)) out.push(`- ${k}: ${v}`);
+  const bad = m.requirements.filter((r) => r.verdict === 'fail' || r.verdict === 'error');
+  if (bad.length > 0) {
+    out.push('');
+    out.push('## Failures and errors');
+    out.push('');
+    for (const r of bad) {
+      out.push(`- **${r.id}** (${r.level}, ${r.verdict}): ${r.summary}`);
+      for (const n of r.notes) out.push(`  - ${n}`);
+    }
+  }
+  for (const rfc of [...new Set(m.requirements.map((r) => r.rfc))]) {
+    out.push('');
+    out.push(`## RFC ${rfc}`);
+    out.push('');
+    out.push('| ID | level | verdict | cases | notes | findings |');
+    out.push('|---|---|---|---|---|---|');
+    for (const r of m.requirements.filter((x) => x.rfc === rfc)) {
+      const cases = r.cases.map((c) => `${c.title} (${c.state})`).join('; ');
+      out.push(`| ${r.id} | ${r.level} | ${r.verdict} | ${cell(cases)} | ${cell(r.notes.join('; '))} | ${r.findings.join(' ')} |`);
+    }
+  }
+  out.push('');
+  out.push('## Findings: where deployed stacks differ from the RFCs');
+  out.push('');
+  for (const f of m.findings) {
+    out.push(`- **${f.id} ${f.topic}** (${f.relatedIds.join(', ')}): the RFC: ${f.rfcSays} Deployed: ${f.deployedDoes} This suite: ${f.suiteAction}`);
+  }
+  out.push('');
+  return out.join('\n');
+}
+
+/** A few lines for the terminal. */
+export function matrixSummary(m: ConformanceMatrix): string[] {
+  const lines: string[] = [];
+  lines.push('RFC   LEVEL       PASS  FAIL  ERROR  SKIP  NOT-COVERED  NOT-COVERABLE');
+  for (const t of m.totals) {
+    const c = t.counts;
+    lines.push(
+      `${String(t.rfc).padEnd(6)}${t.level.padEnd(12)}${String(c.pass).padStart(4)}  ${String(c.fail).padStart(4)}  ${String(c.error).padStart(5)}  ${String(c.skipped).padStart(4)}  ${String(c['not covered']).padStart(11)}  ${String(c['not coverable']).padStart(13)}`,
+    );
+  }
+  lines.push(`cases: ${m.cases.passed} passed, ${m.cases.failed} failed, ${m.cases.broken} broken, ${m.cases.skipped} skipped`);
+  if (m.mustFailures.length > 0) lines.push(`MUST failures: ${m.mustFailures.join(', ')}`);
+  return lines;
+}

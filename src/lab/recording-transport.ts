@@ -9,6 +9,8 @@ export interface TranscriptEntry {
   startedAt: Date;
   host: string;
   argv: readonly string[];
+  /** What the command got on standard input, when text (cut like the output). */
+  stdin?: string;
   code: number | null;
   stdout: string;
   stderr: string;
@@ -38,7 +40,7 @@ export class RecordingTransport implements Transport {
     const t0 = performance.now();
     try {
       const r = await this.inner.run(argv, o);
-      this.entries.push({ startedAt, host: r.host, argv, code: r.code, stdout: cut(r.stdout), stderr: cut(r.stderr), durationMs: r.durationMs });
+      this.entries.push({ startedAt, host: r.host, argv, ...(typeof o?.stdin === 'string' ? { stdin: cut(o.stdin) } : {}), code: r.code, stdout: cut(r.stdout), stderr: cut(r.stderr), durationMs: r.durationMs });
       return r;
     } catch (e) {
       this.entries.push({ startedAt, host: this.name, argv, code: null, stdout: '', stderr: '', durationMs: performance.now() - t0, error: (e as Error).message });
@@ -79,7 +81,7 @@ export class RecordingTransport implements Transport {
 export function formatTranscript(entries: readonly TranscriptEntry[]): string {
   return entries
     .map((e) => {
-      const head = `[${e.startedAt.toISOString()}] ${e.host}$ ${e.argv.join(' ')}`;
+      const head = `[${e.startedAt.toISOString()}] ${e.host}$ ${e.argv.join(' ')}${e.stdin ? `\n(stdin) ${e.stdin.trimEnd()}` : ''}`;
       const tail = e.error ? `  !! ${e.error}` : `  -> exit ${e.code} in ${e.durationMs.toFixed(0)} ms`;
       const out = e.stdout.trim() ? `\n${e.stdout.trimEnd()}` : '';
       const err = e.stderr.trim() ? `\n(stderr) ${e.stderr.trimEnd()}` : '';

@@ -22,7 +22,6 @@ import { LocalTransport } from './transports/local.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const IPOIB_LAB_BIN = path.join(ROOT, 'bin/ipoib-lab.js');
-const IPOIBCTL_BIN = path.join(ROOT, 'bin/ipoibctl.js');
 const UP_TIMEOUT_MS = 90_000;
 const DOWN_TIMEOUT_MS = 30_000;
 
@@ -86,11 +85,13 @@ function simControl(name: string, socket: string): SimFabricControl {
 function handle(node: LabNode, fabricName: string, socketDir: string): LabNodeHandle {
   const netns = `ipl-${fabricName}-${node.name}`;
   const transport = new RecordingTransport(new LocalTransport({ name: node.name, netns, sudo: false }));
-  const ipoibctl = [process.execPath, IPOIBCTL_BIN, '--socket', path.join(socketDir, `ipoibd-${node.name}.sock`)];
+  // The control socket is a file on this machine, reachable from every namespace: socat speaks
+  // ipoibctl's protocol to it without starting Node.js per call (see ReferenceIpoibOptions).
+  const socket = path.join(socketDir, `ipoibd-${node.name}.sock`);
   return {
     node,
     transport,
-    adapter: new ReferenceIpoibAdapter(transport, { ifname: node.interface, ipoibctl }),
+    adapter: new ReferenceIpoibAdapter(transport, { ifname: node.interface, socket }),
     ifname: node.interface,
     ipv4: addressOf(node.addresses.find((a) => !a.includes(':'))),
     ipv6: addressOf(node.addresses.find((a) => a.includes(':'))),

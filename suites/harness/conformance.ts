@@ -99,7 +99,11 @@ export class Case {
   }
 
   async attachJson(name: string, value: unknown): Promise<void> {
-    const text = JSON.stringify(value, (_k, v: unknown) => (Buffer.isBuffer(v) ? v.toString('hex') : typeof v === 'bigint' ? `0x${v.toString(16)}` : v), 2);
+    // JSON.stringify hands the replacer a Buffer's toJSON() form; the holder still has the Buffer.
+    const text = JSON.stringify(value, function (this: Record<string, unknown>, k: string, v: unknown) {
+      const raw = this[k];
+      return Buffer.isBuffer(raw) ? raw.toString('hex') : typeof v === 'bigint' ? `0x${v.toString(16)}` : v;
+    }, 2);
     await allure.attachment(name, text, 'application/json');
   }
 

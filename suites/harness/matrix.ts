@@ -4,7 +4,7 @@
  * case failed, `error` when a case broke (lab or test problem, no verdict), `pass` when at least
  * one covering case passed and none failed, `skipped` when every covering case was skipped (with
  * their reasons), and otherwise `not covered` — or `not coverable` when the catalogue says this
- * fabric cannot exercise it, with its reason.
+ * fabric cannot exercise it or that the row is a definition with nothing to observe, with the reason.
  */
 import { FINDINGS, REQUIREMENTS, type Fabric, type Finding, type Level, type Requirement } from '../requirements.js';
 import type { CaseRecord, CaseState } from './record.js';
@@ -43,6 +43,7 @@ const VERDICTS: readonly Verdict[] = ['pass', 'fail', 'error', 'skipped', 'not c
 
 function verdictOf(r: Requirement, cases: MatrixRow['cases'], fabric: Fabric): { verdict: Verdict; notes: string[] } {
   if (cases.length === 0) {
+    if (r.definitional) return { verdict: 'not coverable', notes: [`a definition or process rule with no observation of its own (${r.check})`] };
     const coverable = r.fabrics.includes(fabric) || r.fabrics.includes('offline');
     if (!coverable) return { verdict: 'not coverable', notes: [r.notCoverableOnSim ?? `needs ${r.fabrics.join(' or ')}`] };
     return { verdict: 'not covered', notes: [] };

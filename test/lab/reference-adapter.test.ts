@@ -346,6 +346,21 @@ describe('the reference DUT adapter over ipoibctl --json @ipoib-stack @lab @tun 
     expect(r.stderr).to.match(/^ipoibctl: create_child: EINVAL: /);
     await expectErrno(dut('node1').link('ib9'), 'ENODEV', 'ib9.link');
   });
+
+  it('gives the same answers and refusals over the control socket through socat as through ipoibctl', async function () {
+    if (why) return skipWithReason(this, why);
+    const socket = daemonPaths(fabricPaths(FABRIC), 'node1').socket;
+    const direct = new ReferenceIpoibAdapter(node('node1'), { ifname: 'ib0', socket });
+    expect(await direct.link()).to.deep.equal(await dut('node1').link());
+    expect(await direct.counters()).to.have.keys(Object.keys(await dut('node1').counters()));
+    await expectErrno(direct.link('ib9'), 'ENODEV', 'ib9.link');
+    await expectErrno(direct.createChildSysfs(0), 'EINVAL', 'ib0.create_child');
+    const made = await direct.createChildSysfs(0x8001);
+    cleanup.defer(made.undo);
+    expect(made.ifname).to.equal('ib0.8001');
+    expect((await dut('node1').interfaces()).map((i) => i.ifname)).to.include('ib0.8001');
+    expect(() => new ReferenceIpoibAdapter(node('node1'), { ifname: 'ib0', socket, ipoibctl: ['x'] })).to.throw(/exactly one of ipoibctl/);
+  });
 });
 
 describe('the reference DUT adapter reading answers @ipoib-stack @lab @cli', function () {

@@ -48,8 +48,10 @@ describe('conformance matrix @catalogue @conformance', function () {
     const row = m.requirements.find((r) => r.id === notSim.id)!;
     expect(row.verdict).to.equal('not coverable');
     expect(row.notes).to.deep.equal([notSim.notCoverableOnSim]);
-    const simRow = REQUIREMENTS.find((r) => r.fabrics.includes('sim'))!;
+    const simRow = REQUIREMENTS.find((r) => r.fabrics.includes('sim') && !r.definitional)!;
     expect(m.requirements.find((r) => r.id === simRow.id)!.verdict).to.equal('not covered');
+    const definition = REQUIREMENTS.find((r) => r.definitional)!;
+    expect(m.requirements.find((r) => r.id === definition.id)!.verdict, 'a definitional row').to.equal('not coverable');
     expect(m.requirements).to.have.length(REQUIREMENTS.length);
     const total = m.totals.reduce((n, t) => n + Object.values(t.counts).reduce((a, b) => a + b, 0), 0);
     expect(total, 'every row counted once in the totals').to.equal(REQUIREMENTS.length);

@@ -61,7 +61,9 @@ export class ControlServer {
   ) {}
 
   static async listen(socketPath: string, handler: RequestHandler, log: (line: string) => void = () => undefined): Promise<ControlServer> {
-    const server = net.createServer();
+    // Half-open: a client may send its requests and close its side at once (socat, `nc -N`);
+    // the answers still go out, and the connection ends after the last one.
+    const server = net.createServer({ allowHalfOpen: true });
     const cs = new ControlServer(socketPath, server);
     server.on('connection', (s) => cs.serve(s, handler, log));
     await new Promise<void>((resolve, reject) => {
@@ -83,6 +85,11 @@ export class ControlServer {
       if (!s.destroyed) s.write(encodeLine(msg));
     };
     const fail = (id: number | null, code: string, op: string, message: string): void => send({ id, ok: false, error: { code, op, message } });
+    let pending = 0;
+    let clientDone = false;
+    const endIfDone = (): void => {
+      if (clientDone && pending === 0 && !s.destroyed) s.end();
+    };
     const splitter = new LineSplitter(
       (line) => {
         const parsed = parseLine(line);
@@ -90,18 +97,28 @@ export class ControlServer {
         const checked = daemonRequestSchema.safeParse(parsed.value);
         if (!checked.success) return fail(idOf(parsed.value), 'EPROTO', 'request', describeZodError(checked.error));
         const r = checked.data;
-        handler(r).then(
-          (result) => send({ id: r.id, ok: true, result }),
-          (e: unknown) => {
-            const body = errorBody(e, r.cmd);
-            if (body.code === 'EIO') log(`${r.cmd} failed: ${body.message}`);
-            send({ id: r.id, ok: false, error: body });
-          },
-        );
+        pending++;
+        handler(r)
+          .then(
+            (result) => send({ id: r.id, ok: true, result }),
+            (e: unknown) => {
+              const body = errorBody(e, r.cmd);
+              if (body.code === 'EIO') log(`${r.cmd} failed: ${body.message}`);
+              send({ id: r.id, ok: false, error: body });
+            },
+          )
+          .finally(() => {
+            pending--;
+            endIfDone();
+          });
       },
       (why) => fail(null, 'EPROTO', 'request', why),
     );
     s.on('data', (chunk: string) => splitter.push(chunk));
+    s.on('end', () => {
+      clientDone = true;
+      endIfDone();
+    });
     s.on('error', () => undefined);
     s.on('close', () => this.sockets.delete(s));
   }

@@ -64,6 +64,8 @@ export interface PingOptions {
   size?: number;
   /** Seconds to wait for each reply (ping -W). */
   waitSeconds?: number;
+  /** Seconds between echo requests (ping -i; below 0.2 needs root); ping's default is 1. */
+  intervalSeconds?: number;
   /** Forbid fragmentation (ping -M do), for MTU probing. */
   dontFragment?: boolean;
 }

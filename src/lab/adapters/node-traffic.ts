@@ -16,6 +16,7 @@ export class NodeTraffic {
     const count = o.count ?? 3;
     const wait = o.waitSeconds ?? 1;
     const argv = ['ping', '-n', '-c', String(count), '-W', String(wait), '-I', ifname];
+    if (o.intervalSeconds !== undefined) argv.push('-i', String(o.intervalSeconds));
     if (o.size !== undefined) argv.push('-s', String(o.size));
     if (o.dontFragment === true) argv.push('-M', 'do');
     argv.push(target);

@@ -13,6 +13,7 @@
  */
 import { z } from 'zod';
 import { ArgumentError, CommandFailedError, IpoibControlError, type IpoibErrno, ParseError, Unsupported } from '../../errors.js';
+import { parseCommand } from '../../ipoib/daemon/command-line.js';
 import { hasRc, type IpoibHwAddr, parseHwAddr } from '../../wire/ipoib-hwaddr.js';
 import { formatPkey, linuxPkey } from '../../wire/pkey.js';
 import type { RunResult, Transport } from '../transport.js';
@@ -48,10 +49,15 @@ export interface ReferenceIpoibOptions {
   /** The interface the lab file names for this node (e.g. `ib0`). */
   ifname: string;
   /**
-   * The argv prefix that runs ipoibctl for this node's daemon, e.g.
-   * `[node, '<deployed>/bin/ipoibctl.js', '--socket', '<run dir>/ipoibd-node1.sock']`.
+   * How to reach the daemon. `{ ipoibctl: argv }`: run ipoibctl with this argv prefix per call,
+   * e.g. `[node, '<deployed>/bin/ipoibctl.js', '--socket', SOCK]`. `{ socket: path }`: write the
+   * request ipoibctl would send (same command syntax, src/ipoib/daemon/command-line.ts) to the
+   * daemon's control socket with socat on the node: the same protocol without starting Node.js
+   * and the TypeScript loader for every call (~5 ms instead of 0.4-1 s), which is what keeps a
+   * certification within its time budget.
    */
-  ipoibctl: readonly string[];
+  ipoibctl?: readonly string[];
+  socket?: string;
   /** Deadline of each call on the node (default 15 s). */
   callTimeoutMs?: number;
 }
@@ -127,6 +133,12 @@ function isIpoibErrno(code: string): code is IpoibErrno {
 }
 
 /** The errno and reason of a refused ipoibctl call, from its JSON answer or else its stderr line. */
+/** The daemon's answer on its socket (src/ipoib/daemon/protocol.ts daemonResponseSchema). */
+const socketAnswer = z.union([
+  z.object({ id: z.number(), ok: z.literal(true), result: z.unknown() }),
+  z.object({ id: z.number().nullable(), ok: z.literal(false), error: z.object({ code: z.string(), op: z.string(), message: z.string() }) }),
+]);
+
 function refusalOf(r: RunResult): { code: string; message: string } | null {
   try {
     const j = refusalSchema.safeParse(JSON.parse(r.stdout));
@@ -150,7 +162,8 @@ function parseAddress(command: string, where: string, text: string): IpoibHwAddr
 export class ReferenceIpoibAdapter implements DutAdapter {
   readonly kind = 'reference' as const;
   readonly ifname: string;
-  private readonly ipoibctl: readonly string[];
+  private readonly ipoibctl: readonly string[] | null;
+  private readonly socket: string | null;
   private readonly callTimeoutMs: number;
   private readonly traffic: NodeTraffic;
 
@@ -158,9 +171,11 @@ export class ReferenceIpoibAdapter implements DutAdapter {
     private readonly node: Transport,
     o: ReferenceIpoibOptions,
   ) {
-    if (o.ipoibctl.length === 0) throw new ArgumentError('ReferenceIpoibAdapter', 'ipoibctl', o.ipoibctl, 'the argv prefix that runs ipoibctl');
+    if ((o.ipoibctl === undefined) === (o.socket === undefined)) throw new ArgumentError('ReferenceIpoibAdapter', 'ipoibctl/socket', o, 'exactly one of ipoibctl (an argv prefix) and socket (a path)');
+    if (o.ipoibctl !== undefined && o.ipoibctl.length === 0) throw new ArgumentError('ReferenceIpoibAdapter', 'ipoibctl', o.ipoibctl, 'the argv prefix that runs ipoibctl');
     this.ifname = o.ifname;
-    this.ipoibctl = [...o.ipoibctl];
+    this.ipoibctl = o.ipoibctl ? [...o.ipoibctl] : null;
+    this.socket = o.socket ?? null;
     this.callTimeoutMs = o.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
     this.traffic = new NodeTraffic(node);
   }
@@ -173,26 +188,52 @@ export class ReferenceIpoibAdapter implements DutAdapter {
    * CommandFailedError; an answer that does not fit is ParseError naming the command.
    */
   private async ctl<T>(op: string, schema: z.ZodType<T>, args: readonly string[]): Promise<T> {
-    const r = await this.node.run([...this.ipoibctl, '--json', ...args], { timeoutMs: this.callTimeoutMs });
     const command = `ipoibctl --json ${args.join(' ')}`;
+    const json = this.socket !== null ? await this.viaSocket(op, command, args, this.socket) : await this.viaIpoibctl(op, command, args, this.ipoibctl ?? []);
+    const checked = schema.safeParse(json);
+    if (!checked.success) {
+      const issue = checked.error.issues[0];
+      const where = `$${(issue?.path ?? []).map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('')}`;
+      throw new ParseError(command, where, issue?.message ?? 'the documented answer', JSON.stringify(json).slice(0, 120));
+    }
+    return checked.data;
+  }
+
+  private async viaIpoibctl(op: string, command: string, args: readonly string[], prefix: readonly string[]): Promise<unknown> {
+    const r = await this.node.run([...prefix, '--json', ...args], { timeoutMs: this.callTimeoutMs });
     if (r.code !== 0) {
       const refused = refusalOf(r);
       if (refused !== null && isIpoibErrno(refused.code)) throw new IpoibControlError(op, refused.code, refused.message);
       throw new CommandFailedError(r.host, r.argv, r.code, r.stdout, r.stderr);
     }
-    let json: unknown;
     try {
-      json = JSON.parse(r.stdout);
+      return JSON.parse(r.stdout);
     } catch {
       throw new ParseError(command, '$', 'one JSON document on stdout', r.stdout.slice(0, 120));
     }
-    const checked = schema.safeParse(json);
-    if (!checked.success) {
-      const issue = checked.error.issues[0];
-      const where = `$${(issue?.path ?? []).map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('')}`;
-      throw new ParseError(command, where, issue?.message ?? 'the documented answer', r.stdout.slice(0, 120));
+  }
+
+  /** One request line to the control socket through socat; the daemon answers and closes. */
+  private async viaSocket(op: string, command: string, args: readonly string[], socket: string): Promise<unknown> {
+    const request = { id: 1, ...parseCommand(args) };
+    const seconds = Math.max(1, Math.ceil(this.callTimeoutMs / 1000));
+    const r = await this.node.run(['socat', '-t', String(seconds), '-T', String(seconds), '-', `UNIX-CONNECT:${socket}`], { timeoutMs: this.callTimeoutMs + 2_000, stdin: `${JSON.stringify(request)}\n` });
+    if (r.code !== 0) throw new CommandFailedError(r.host, r.argv, r.code, r.stdout, r.stderr);
+    const line = r.stdout.trim().split('\n')[0] ?? '';
+    const answer = socketAnswer.safeParse((() => {
+      try {
+        return JSON.parse(line);
+      } catch {
+        return undefined;
+      }
+    })());
+    if (!answer.success) throw new ParseError(`${command} (over ${socket})`, '$', 'one control-protocol answer line', line.slice(0, 120));
+    if (!answer.data.ok) {
+      const e = answer.data.error;
+      if (isIpoibErrno(e.code)) throw new IpoibControlError(op, e.code, e.message);
+      throw new CommandFailedError(r.host, r.argv, 1, r.stdout, `${e.code}: ${e.message}`);
     }
-    return checked.data;
+    return answer.data.result;
   }
 
   private async show(ifname?: string): Promise<ShowEntry[]> {
@@ -401,8 +442,13 @@ export class ReferenceIpoibAdapter implements DutAdapter {
     try {
       await this.ctl(`${ifname}.addr`, answers.addresses, ['addr', 'add', cidr, 'dev', ifname]);
     } catch (e) {
-      await this.node.run(['ip', 'addr', 'del', cidr, 'dev', ifname], { timeoutMs: this.callTimeoutMs });
-      throw e;
+      // The stack may still hold an address the host dropped (IPv6 drops every address when the
+      // MTU goes under 1280): the host had it missing, the stack answers for it; nothing to undo there.
+      const stackHadIt = e instanceof IpoibControlError && e.code === 'EEXIST';
+      if (!stackHadIt) {
+        await this.node.run(['ip', 'addr', 'del', cidr, 'dev', ifname], { timeoutMs: this.callTimeoutMs });
+        throw e;
+      }
     }
     return async () => {
       await this.ctl(`${ifname}.addr`, answers.addresses, ['addr', 'del', cidr, 'dev', ifname]);

@@ -1,0 +1,86 @@
+/**
+ * A child for a P_Key the port's P_Key table lacks (research kernel-ipoib.md §6, "P_Key is not
+ * found"): Linux makes the interface and lets it be set up, but it gets no carrier and joins
+ * nothing until a P_Key change event brings the P_Key; then it joins and carrier comes on. The
+ * lab's 0x8004 partition has only the probe as a member, so the DUT's table lacks it until the
+ * case has the SM add it.
+ */
+import { expect } from 'chai';
+import { type Case, conformance } from '../harness/conformance.js';
+import { JOIN_STATE_FULL, MAD_METHOD_SET, PKEY_BASE_MASK } from '../../src/wire/constants.js';
+import { broadcastMgid, formatGid } from '../../src/wire/mgid.js';
+import { describeFrame, describeMad, distinctMads, hex, lidOf, poll, saMcMemberMads, setPortPkeys, simPortPkeys, sleep } from '../rfc4392/support.js';
+
+/** The lab's probe-only partition (lab/partitions/sim-lab.conf). */
+const ABSENT_PKEY = 0x8004;
+/** How long the child is watched for joins and frames while its P_Key is absent. */
+const WATCH_MS = 1_000;
+const CARRIER_TIMEOUT_MS = 6_000;
+const CASE_TIMEOUT_MS = 60_000;
+
+describe('Linux ib_ipoib: a child whose P_Key the port lacks @pkey', () => {
+  conformance({
+    covers: ['RFC4391-5-f'],
+    title: 'keeps a child for a P_Key missing from the port\'s table without carrier and without joins until the SM adds the P_Key, then joins and gets carrier',
+    tags: ['pkey', 'multicast', 'sa'],
+    requires: ['wire-capture', 'probe', 'sa', 'partitions', 'fabric-control'],
+    timeoutMs: CASE_TIMEOUT_MS,
+  }, async (t: Case) => {
+    const table = await simPortPkeys(t, t.dut.fabricNode);
+    if (!table) t.skip('the sim fabric does not show the DUT port\'s P_Key table');
+    if (table.some((k) => (k & PKEY_BASE_MASK) === (ABSENT_PKEY & PKEY_BASE_MASK))) t.skip(`the DUT port already holds ${hex(ABSENT_PKEY, 4)}`);
+    const a = t.dut.adapter;
+    const parent = await a.link();
+    const dutLid = await lidOf(t, parent.hwaddr.gid, parent.pkey ?? 0xffff);
+    const mgid = broadcastMgid(ABSENT_PKEY);
+    // A receiver in the partition's broadcast group, so anything the DUT broadcasts there has a
+    // route (the sim drops unrouted multicast before its tap) and shows in the capture.
+    const index = t.probe.pkeyIndexOf(ABSENT_PKEY);
+    if (index < 0) t.skip(`the probe port is not in partition ${hex(ABSENT_PKEY, 4)}`);
+    const rec = await t.probe.join({ mgid, joinState: JOIN_STATE_FULL });
+    t.defer(() => t.probe.leave(mgid, JOIN_STATE_FULL), `probe leaves ${formatGid(mgid)}`);
+    const ear = await t.probe.openQp({ qkey: rec.qkey, pkeyIndex: index });
+    t.defer(() => ear.close(), 'close the probe QP');
+    ear.attachMulticast(mgid, rec.mlid);
+    t.defer(() => ear.detachMulticast(mgid, rec.mlid), 'detach the probe QP');
+
+    let upWhileAbsent = 'not tried';
+    let ifname = '';
+    const { result: absent, packets, frames } = await t.capture(async () => {
+      const child = await a.createChildSysfs(ABSENT_PKEY);
+      // Deleting the child undoes its admin state too.
+      t.defer(child.undo, `delete ${child.ifname} (with its state)`);
+      ifname = child.ifname;
+      try {
+        await a.setUp(true, child.ifname);
+        upWhileAbsent = 'ok';
+      } catch (e) {
+        // Linux accepts it (ndo_open returns 0 and waits); a refusal is recorded, not judged here.
+        upWhileAbsent = (e as Error).message;
+      }
+      await sleep(WATCH_MS);
+      return a.link(child.ifname);
+    }, { nodes: [t.dut.fabricNode] });
+    const joinsWhileAbsent = distinctMads(saMcMemberMads(packets)).filter((m) => m.slid === dutLid && m.method === MAD_METHOD_SET && m.record.mgid.equals(mgid));
+    const framesWhileAbsent = frames.filter((f) => f.slid === dutLid && ((f.pkey & PKEY_BASE_MASK) === (ABSENT_PKEY & PKEY_BASE_MASK) || (f.ib.grh?.dgid.equals(mgid) ?? false)));
+
+    await setPortPkeys(t, t.dut.fabricNode, [...table, ABSENT_PKEY]);
+    if (upWhileAbsent !== 'ok') await a.setUp(true, ifname);
+    const present = await poll(() => a.link(ifname), (l) => l.carrier, CARRIER_TIMEOUT_MS);
+    const member = (await t.probe.groupMembers(mgid)).find((m) => m.portGid.equals(parent.hwaddr.gid));
+    await t.attachJson('while the P_Key was absent', {
+      ifname,
+      upAccepted: upWhileAbsent,
+      link: { up: absent.up, carrier: absent.carrier, operstate: absent.operstate, pkey: absent.pkey === null ? null : hex(absent.pkey, 4) },
+      joins: joinsWhileAbsent.map(describeMad),
+      frames: framesWhileAbsent.map(describeFrame),
+    });
+    await t.attachJson('after the SM added it', { carrierAfterMs: present.reached ? present.waitedMs : null, saJoinState: member ? hex(member.joinState, 1) : null });
+
+    expect(absent.carrier, `carrier of ${ifname} while ${hex(ABSENT_PKEY, 4)} is not in the port's table`).to.equal(false);
+    expect(joinsWhileAbsent.length, `SA joins of ${formatGid(mgid)} while the P_Key is absent`).to.equal(0);
+    expect(framesWhileAbsent.length, `frames from the DUT in partition ${hex(ABSENT_PKEY, 4)} or to its broadcast group while the P_Key is absent`).to.equal(0);
+    expect(present.reached, `${ifname} gets carrier within ${CARRIER_TIMEOUT_MS} ms of the SM adding ${hex(ABSENT_PKEY, 4)}`).to.equal(true);
+    expect(member, `the SA lists the DUT in ${formatGid(mgid)} once the P_Key is there`).to.not.equal(undefined);
+  });
+});

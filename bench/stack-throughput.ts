@@ -17,6 +17,8 @@
  *   veth 2044    a veth pair: the kernel alone
  * Load: one iperf3 TCP stream for --seconds (apt-get install iperf3), --rounds rounds per path,
  * median reported; latency: 200 pings 2 ms apart (iputils ping), average and 99th percentile.
+ * Loss: iperf3's count of retransmitted segments, and the TX drops of the sending namespace's
+ * device over the run (a TUN device drops when its queue is full).
  * CPU: utime + stime from /proc/<pid>/stat before and after each iperf3 run, of this process for
  * the stack (data planes, endpoints, control plane, fabric manager) and of the two bridge
  * processes for baseline (a). Kernel work done in other contexts (iperf3's sockets, softirqs
@@ -76,6 +78,9 @@ interface Point {
   wallS: number;
   senderCpuPct: number;
   receiverCpuPct: number;
+  /** TCP segments the sender retransmitted (iperf3), and packets the client side's tunnel device dropped on transmit. */
+  retransmits: number;
+  txDropped?: number;
 }
 interface Latency {
   avgUs: number;
@@ -101,19 +106,29 @@ function cpuSeconds(pid: number): number {
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const outOfTime = (): boolean => Date.now() - started > BUDGET_MS;
 
-/** One iperf3 TCP stream from `client` to `host` in `server`; CPU of `pids` around it. */
-async function measure(server: Netns, client: Netns, host: string, pids: number[]): Promise<Point> {
+/** TX drops of `dev` in `ns` (a TUN device drops when its queue is full: it has no flow control). */
+async function txDropped(ns: Netns, dev: string): Promise<number | undefined> {
+  const r = await ns.exec(['ip', '-s', '-j', 'link', 'show', 'dev', dev], 5000);
+  if (r.code !== 0) return undefined;
+  const [link] = JSON.parse(r.stdout) as { stats64?: { tx?: { dropped?: number } } }[];
+  return link?.stats64?.tx?.dropped;
+}
+
+/** One iperf3 TCP stream from `client` to `host` in `server`; CPU of `pids` around it, drops of `dev`. */
+async function measure(server: Netns, client: Netns, host: string, pids: number[], dev: string): Promise<Point> {
   const srv = spawn('ip', ['netns', 'exec', server.name, 'iperf3', '-s', '-1', '-B', host, '-p', String(IPERF_PORT)], { stdio: 'ignore' });
   try {
     await sleep(300);
+    const drops0 = await txDropped(client, dev);
     const cpu0 = pids.reduce((s, p) => s + cpuSeconds(p), 0);
     const t0 = process.hrtime.bigint();
     const cli = await client.exec(['iperf3', '-c', host, '-p', String(IPERF_PORT), '-t', String(seconds), '-J'], (seconds + 5) * 1000);
     const wallS = Number(process.hrtime.bigint() - t0) / 1e9;
     const cpu1 = pids.reduce((s, p) => s + cpuSeconds(p), 0);
+    const drops1 = await txDropped(client, dev);
     if (cli.code !== 0) throw new Error(`iperf3 client failed (${String(cli.code)}): ${cli.stderr || cli.stdout}`);
     const j = JSON.parse(cli.stdout) as {
-      end: { sum_received: { bits_per_second: number }; cpu_utilization_percent: { host_total: number; remote_total: number } };
+      end: { sum_sent: { retransmits?: number }; sum_received: { bits_per_second: number }; cpu_utilization_percent: { host_total: number; remote_total: number } };
     };
     return {
       gbps: j.end.sum_received.bits_per_second / 1e9,
@@ -121,6 +136,8 @@ async function measure(server: Netns, client: Netns, host: string, pids: number[
       wallS,
       senderCpuPct: j.end.cpu_utilization_percent.host_total,
       receiverCpuPct: j.end.cpu_utilization_percent.remote_total,
+      retransmits: j.end.sum_sent.retransmits ?? 0,
+      ...(drops0 !== undefined && drops1 !== undefined ? { txDropped: drops1 - drops0 } : {}),
     };
   } finally {
     srv.kill('SIGKILL');
@@ -140,12 +157,12 @@ async function latency(client: Netns, host: string): Promise<Latency> {
 }
 
 /** Latency, then the iperf3 rounds (skipped once the run's budget is spent). */
-async function runPoints(name: string, mtu: number, server: Netns, client: Netns, host: string, pids: number[]): Promise<PathResult> {
+async function runPoints(name: string, mtu: number, server: Netns, client: Netns, host: string, pids: number[], dev: string): Promise<PathResult> {
   // Warm up: neighbour resolution (ARP through the stack's control plane) before timing.
   await client.exec(['ping', '-4', '-c', '3', '-i', '0.2', '-W', '2', host], 5000);
   const lat = await latency(client, host);
   const points: Point[] = [];
-  for (let i = 0; i < rounds && !outOfTime(); i++) points.push(await measure(server, client, host, pids));
+  for (let i = 0; i < rounds && !outOfTime(); i++) points.push(await measure(server, client, host, pids, dev));
   return { name, mtu, points, latency: lat };
 }
 
@@ -180,7 +197,13 @@ async function stackPath(mtu: number, pkey: number): Promise<PathResult> {
           if (Date.now() > deadline) throw new Error(`no carrier at MTU ${mtu} (MTUs ${nodes.map((n) => n.plane.mtu).join(', ')})`);
           await sleep(20);
         }
-        return await runPoints('reference stack', mtu, nsB, nsA, '192.0.2.2', [process.pid]);
+        const result = await runPoints('reference stack', mtu, nsB, nsA, '192.0.2.2', [process.pid], 'ib0');
+        const [a, b] = nodes.map((n) => n.plane.counters());
+        // Frames per PostSendUd: how much each wake-up of the sending side's TX thread carried.
+        return {
+          ...result,
+          note: `A: ${a!.tx_packets} frames in ${a!.tx_batches} sends (${(a!.tx_packets / Math.max(a!.tx_batches, 1)).toFixed(1)} per call), tx_errors ${a!.tx_errors}; B: rx_dropped ${b!.rx_dropped}`,
+        };
       } finally {
         for (const n of nodes.reverse()) await n.close();
       }
@@ -226,7 +249,7 @@ async function bridgePath(bin: string, mtu: number): Promise<PathResult> {
         await ns.ip('link', 'set', 'tb0', 'up');
       }
       const pids = bridges.map((b) => b.pid!);
-      return await runPoints('baseline (a) C bridge', mtu, nsB, nsA, '192.0.2.2', pids);
+      return await runPoints('baseline (a) C bridge', mtu, nsB, nsA, '192.0.2.2', pids, 'tb0');
     } finally {
       for (const b of bridges) b.kill('SIGKILL');
     }
@@ -242,7 +265,7 @@ async function vethPath(mtu: number): Promise<PathResult> {
     await nsB.ip('addr', 'add', '192.0.2.2/24', 'dev', 'v1');
     await nsA.ip('link', 'set', 'v0', 'up');
     await nsB.ip('link', 'set', 'v1', 'up');
-    return { ...(await runPoints('veth', mtu, nsB, nsA, '192.0.2.2', [])), note: 'kernel only; not attributable' };
+    return { ...(await runPoints('veth', mtu, nsB, nsA, '192.0.2.2', [], 'v0')), note: 'kernel only; not attributable' };
   });
 }
 
@@ -294,8 +317,8 @@ try {
 
 const baseline = (mtu: number): Point | undefined => median(results.find((r) => r.name.startsWith('baseline') && r.mtu === mtu)?.points ?? []);
 console.log('');
-console.log('| path | MTU | Gbit/s (median) | rounds | vs (a) | CPU s per Gbit | vs (a) | attributed CPU % | iperf3 snd / rcv CPU % | ping avg / p99 µs (lost) |');
-console.log('|---|---:|---:|---|---:|---:|---:|---:|---|---|');
+console.log('| path | MTU | Gbit/s (median) | rounds | vs (a) | CPU s per Gbit | vs (a) | attributed CPU % | iperf3 snd / rcv CPU % | ping avg / p99 µs (lost) | TCP retransmits / device TX drops |');
+console.log('|---|---:|---:|---|---:|---:|---:|---:|---|---|---|');
 for (const r of results) {
   const m = median(r.points);
   // veth and the stack at 4092 are compared with baseline (a) at their own MTU (veth: 2044).
@@ -305,9 +328,10 @@ for (const r of results) {
   const cpgB = cpuPerGbit(b);
   const cpuPct = m?.cpuS === undefined ? undefined : (m.cpuS / m.wallS) * 100;
   console.log(
-    `| ${r.name} | ${r.mtu} | ${fmt(m?.gbps)} | ${r.points.map((p) => fmt(p.gbps)).join(', ')} | ${fmt(ratio)}× | ${r.note ?? fmt(cpg)} | ${
+    `| ${r.name} | ${r.mtu} | ${fmt(m?.gbps)} | ${r.points.map((p) => fmt(p.gbps)).join(', ')} | ${fmt(ratio)}× | ${r.name === 'veth' ? (r.note ?? '-') : fmt(cpg)} | ${
       cpg !== undefined && cpgB !== undefined ? `${fmt(cpg / cpgB)}×` : '-'
-    } | ${fmt(cpuPct, 0)} | ${fmt(m?.senderCpuPct, 0)} / ${fmt(m?.receiverCpuPct, 0)} | ${fmt(r.latency?.avgUs, 0)} / ${fmt(r.latency?.p99Us, 0)} (${String(r.latency?.lost ?? '-')}) |`,
+    } | ${fmt(cpuPct, 0)} | ${fmt(m?.senderCpuPct, 0)} / ${fmt(m?.receiverCpuPct, 0)} | ${fmt(r.latency?.avgUs, 0)} / ${fmt(r.latency?.p99Us, 0)} (${String(r.latency?.lost ?? '-')}) | ${String(m?.retransmits ?? '-')} / ${String(m?.txDropped ?? '-')} |`,
   );
 }
+for (const r of results) if (r.name === 'reference stack' && r.note) console.log(`# ${r.name} ${r.mtu}: ${r.note}`);
 console.log(`# total ${((Date.now() - started) / 1000).toFixed(0)} s`);

@@ -7,6 +7,7 @@
  * multicast attach, an SA client), so the verbs provider maps onto it without translation.
  */
 import type { McMemberRecord } from '../wire/mcmember-record.js';
+import type { Notice } from '../wire/notice.js';
 import type { PathRecord } from '../wire/path-record.js';
 
 export type ProviderKind = 'sim' | 'verbs';
@@ -93,11 +94,38 @@ export interface JoinRequest {
   timeoutMs?: number;
 }
 
+/** Reports of one SA trap to ask for (SubnAdmSet(InformInfo)). */
+export interface SaSubscription {
+  /** A generic trap number the SA issues: 66 (multicast group created) or 67 (deleted). */
+  trap: number;
+  /** What the trap is about: an MGID for 66 and 67. Absent: every group. */
+  gid?: Buffer;
+  timeoutMs?: number;
+}
+
+/** A Report from the SA, already answered (SubnAdmReportResp) by the time listeners hear of it. */
+export interface SaNotice {
+  trap: number;
+  /** The GID the trap is about (the group's MGID for 66 and 67); undefined for traps without one. */
+  gid: Buffer | undefined;
+  notice: Notice;
+}
+
 export interface SaClient {
   /** Resolves with the group's record as the SA returned it; rejects with SaError on an SA status. */
   join(req: JoinRequest): Promise<McMemberRecord>;
   leave(mgid: Buffer, joinState: number, timeoutMs?: number): Promise<void>;
   pathTo(dgid: Buffer, pkey: number, timeoutMs?: number): Promise<PathRecord>;
+  /**
+   * Asks the SA for Reports of `s.trap` (about `s.gid`); rejects with SaError when the SA refuses
+   * or never answers. Subscriptions are counted per port: the same trap and GID subscribed twice
+   * takes two unsubscribes before the SA is told.
+   */
+  subscribe(s: SaSubscription): Promise<void>;
+  /** Gives one subscription back; the last one out unsubscribes at the SA. */
+  unsubscribe(s: SaSubscription): Promise<void>;
+  /** Every Report the port receives (each answered once, heard once even when the SA resends it). */
+  onNotice(cb: (n: SaNotice) => void): () => void;
 }
 
 export interface HcaPort {

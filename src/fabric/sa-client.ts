@@ -2,26 +2,43 @@
  * An SA client over any port's QP1 (GsiPort): MCMemberRecord join and leave and PathRecord
  * queries as real SA MADs, matched to their responses by TransactionID, retried on timeout
  * like the kernel's SA client. Provider-agnostic: the sim and verbs providers both use it.
+ *
+ * Event subscriptions: subscribe/unsubscribe send SubnAdmSet(InformInfo) (generic, Type subnet
+ * management, ProducerType class manager, Reports to QP1), counted per trap and GID so that the
+ * interfaces sharing a port share one subscription at the SA; the Sets of one trap and GID go
+ * out one at a time, in call order. Every SubnAdmReport(Notice) is answered with a
+ * SubnAdmReportResp echoing it; listeners hear each TransactionID once, however often the SA
+ * resends it.
  */
 import type { GsiAddress, GsiPort } from './gsi.js';
-import type { JoinRequest, SaClient } from './hca.js';
+import type { JoinRequest, SaClient, SaNotice, SaSubscription } from './hca.js';
 import { SaError } from '../errors.js';
 import { type Codec, encodeToBuffer } from '../wire/codec.js';
 import {
+  INFORM_ALL_LIDS,
   MAD_METHOD_DELETE,
   MAD_METHOD_GET,
   MAD_METHOD_GET_TABLE,
+  MAD_METHOD_REPORT,
+  MAD_METHOD_REPORT_RESP,
   MAD_METHOD_SET,
   MGMT_CLASS_SUBN_ADM,
+  NOTICE_TYPE_SUBNET_MANAGEMENT,
+  PRODUCER_TYPE_CLASS_MANAGER,
   QPN_GSI,
+  SA_ATTR_INFORM_INFO,
   SA_ATTR_MCMEMBER_RECORD,
+  SA_ATTR_NOTICE,
   SA_ATTR_PATH_RECORD,
   SA_CLASS_VERSION,
   SA_HEADER_LEN,
 } from '../wire/constants.js';
+import { type InformInfo, informInfo } from '../wire/inform-info.js';
+import { isGidTrap, notice, trapGid } from '../wire/notice.js';
 import {
   MAD_METHOD_RESPONSE_BIT,
   RMPP_FLAG_ACTIVE,
+  RMPP_INACTIVE,
   RMPP_FLAG_LAST,
   RMPP_TYPE_ACK,
   RMPP_TYPE_DATA,
@@ -81,24 +98,129 @@ export interface GetTableRequest<T> {
  */
 export const RMPP_RECEIVE_WINDOW = 32;
 
+/**
+ * RespTimeValue of this client's subscriptions: it answers a Report at once, so 16
+ * (4.096 µs × 2^16 ≈ 268 ms) leaves room for a busy event loop without slowing the SA's resends.
+ */
+export const INFORM_RESP_TIME_VALUE = 16;
+/** TransactionIDs of Reports remembered, so that a resent Report is not heard twice. */
+const REPORTS_REMEMBERED = 256;
+
+/** One trap and GID's subscription: how many holders, and the Sets in flight, in order. */
+interface InformEntry {
+  refs: number;
+  /** The last Set queued (subscribe or unsubscribe). */
+  last: Promise<void>;
+  /** The Set that made the current subscription, while there is one. */
+  subscribed: Promise<void> | undefined;
+}
+
 export class GsiSaClient implements SaClient {
   private nextTid = BigInt(Date.now() & 0xffffff) << 16n;
   private readonly waiting = new Map<bigint, (mad: Buffer) => void>();
   /** GetTable transactions: every response MAD of the TransactionID (RMPP segments), not just the first. */
   private readonly streams = new Map<bigint, (mad: SaMad) => void>();
-  private readonly unsubscribe: () => void;
+  private readonly informs = new Map<string, InformEntry>();
+  private readonly noticeListeners = new Set<(n: SaNotice) => void>();
+  private readonly reportsSeen = new Set<bigint>();
+  private readonly stopReceiving: () => void;
 
   constructor(
     private readonly port: GsiPort,
     private readonly o: SaClientOptions,
   ) {
-    this.unsubscribe = port.onMad((mad) => this.onMad(mad));
+    this.stopReceiving = port.onMad((mad, from) => this.onMad(mad, from));
   }
 
   close(): void {
-    this.unsubscribe();
+    this.stopReceiving();
     this.waiting.clear();
     this.streams.clear();
+    this.informs.clear();
+    this.noticeListeners.clear();
+  }
+
+  async subscribe(s: SaSubscription): Promise<void> {
+    const key = informKey(s);
+    let e = this.informs.get(key);
+    if (!e) {
+      e = { refs: 0, last: Promise.resolve(), subscribed: undefined };
+      this.informs.set(key, e);
+    }
+    e.refs++;
+    if (e.refs === 1) e.subscribed = this.queueInform(e, s, true);
+    try {
+      await e.subscribed;
+    } catch (err) {
+      // The SA refused or never answered: this holder holds nothing (unless it let go already).
+      e.refs = Math.max(0, e.refs - 1);
+      throw err;
+    }
+  }
+
+  async unsubscribe(s: SaSubscription): Promise<void> {
+    const e = this.informs.get(informKey(s));
+    if (!e || e.refs === 0) return;
+    e.refs--;
+    if (e.refs > 0) return;
+    e.subscribed = undefined;
+    await this.queueInform(e, s, false);
+  }
+
+  onNotice(cb: (n: SaNotice) => void): () => void {
+    this.noticeListeners.add(cb);
+    return () => this.noticeListeners.delete(cb);
+  }
+
+  /** Queues one SubnAdmSet(InformInfo) behind the earlier ones of the same trap and GID. */
+  private queueInform(e: InformEntry, s: SaSubscription, subscribe: boolean): Promise<void> {
+    const op = e.last.catch(() => undefined).then(() => this.setInform(s, subscribe));
+    e.last = op;
+    return op;
+  }
+
+  private async setInform(s: SaSubscription, subscribe: boolean): Promise<void> {
+    const record: InformInfo = {
+      gid: s.gid ?? Buffer.alloc(16),
+      lidRangeBegin: INFORM_ALL_LIDS,
+      lidRangeEnd: 0,
+      reserved: 0,
+      isGeneric: 1,
+      subscribe: subscribe ? 1 : 0,
+      type: NOTICE_TYPE_SUBNET_MANAGEMENT,
+      trapNumber: s.trap,
+      qpn: QPN_GSI,
+      reserved2: 0,
+      respTimeValue: INFORM_RESP_TIME_VALUE,
+      reserved3: 0,
+      producerType: PRODUCER_TYPE_CLASS_MANAGER,
+    };
+    const what = `${subscribe ? 'subscription to' : 'unsubscription from'} trap ${s.trap}${s.gid ? ` for ${s.gid.toString('hex')}` : ''}`;
+    await this.exchange(MAD_METHOD_SET, SA_ATTR_INFORM_INFO, 0n, informInfo, record, what, s.timeoutMs);
+  }
+
+  /** A Report: answered at once (every copy), handed to listeners once per TransactionID. */
+  private onReport(m: SaMad, from: GsiAddress): void {
+    const resp = encodeToBuffer(saMad, {
+      header: { ...m.header, method: MAD_METHOD_REPORT_RESP, status: 0 },
+      rmpp: { ...RMPP_INACTIVE },
+      sa: { ...m.sa, smKey: 0n },
+      data: m.data,
+    });
+    this.port.sendMad({ lid: from.lid, qpn: QPN_GSI, ...(from.pkeyIndex !== undefined ? { pkeyIndex: from.pkeyIndex } : {}) }, resp);
+    const tid = m.header.transactionId;
+    if (this.reportsSeen.has(tid)) return;
+    this.reportsSeen.add(tid);
+    if (this.reportsSeen.size > REPORTS_REMEMBERED) this.reportsSeen.delete(this.reportsSeen.values().next().value as bigint);
+    const n = notice.decode(m.data, 0).value;
+    const heard: SaNotice = { trap: n.trapNumber, gid: isGidTrap(n) ? trapGid(n) : undefined, notice: n };
+    for (const l of [...this.noticeListeners]) {
+      try {
+        l(heard);
+      } catch {
+        // A listener's failure is its own; the others still hear the Report.
+      }
+    }
   }
 
   async join(req: JoinRequest): Promise<McMemberRecord> {
@@ -223,13 +345,14 @@ export class GsiSaClient implements SaClient {
     this.port.sendMad({ lid: this.o.smLid(), qpn: QPN_GSI }, ack);
   }
 
-  private onMad(mad: Buffer): void {
+  private onMad(mad: Buffer, from: GsiAddress): void {
     let m;
     try {
       m = parseSaMad(mad);
     } catch {
       return; // not an SA MAD (CM and others share QP1)
     }
+    if (m.header.method === MAD_METHOD_REPORT && m.header.attributeId === SA_ATTR_NOTICE) return this.onReport(m, from);
     if (!madIsResponse(m.header.method)) return;
     const stream = this.streams.get(m.header.transactionId);
     if (stream) return stream(m);
@@ -281,6 +404,10 @@ export class GsiSaClient implements SaClient {
     }
     throw new SaError(`SA did not answer ${what} after ${attempts} attempts of ${perAttempt} ms`, null, null);
   }
+}
+
+function informKey(s: SaSubscription): string {
+  return `${s.trap}:${(s.gid ?? Buffer.alloc(16)).toString('hex')}`;
 }
 
 /**

@@ -62,6 +62,10 @@ export const EXTRA_STAT_NAMES = [
   'mcast_leaves',
   /** Groups skipped because umcast is set and another consumer of the port holds them. */
   'mcast_umcast_skipped',
+  /** SA subscriptions to a group's create/delete Reports (traps 66/67) that were refused or unanswered. */
+  'mcast_subscribe_failures',
+  /** Reports of group creation or deletion that made the stack act (join at once, forget an MLID). */
+  'mcast_reports',
   'path_queries',
   'path_query_failures',
   /** Neighbours removed by garbage collection after being idle. */

@@ -35,7 +35,7 @@ import type { IidProfile } from '../wire/ipv6-iid.js';
 import { ipv4Header } from '../wire/ipv4.js';
 import { ipv6Packet } from '../wire/ipv6.js';
 import type { McMemberRecord } from '../wire/mcmember-record.js';
-import { broadcastMgid, mgidForIpv6Group } from '../wire/mgid.js';
+import { broadcastMgid, mgidForIpv6Group, parseGid } from '../wire/mgid.js';
 import { InterfaceAddresses, linkLocalAddress } from './addresses.js';
 import { type IpoibClock, OneShot, systemClock } from './clock.js';
 import { type EthtoolStatName, IpoibCounters, type IpoibStatName } from './counters.js';
@@ -390,6 +390,17 @@ export class IpoibInterface implements IpoibHostSide {
       if (path) out.push({ ip: n.ip, family: n.family, qpn: hw.qpn, flags: hw.flags, dlid: path.dlid, sl: path.sl });
     }
     return out;
+  }
+
+  /**
+   * Transmits a native fast path made on the interface's behalf since the last report: to these
+   * neighbours (IP text, as fastPathNeighbours() names them) and groups (MGID text, as
+   * multicastGroups() names them). They count against idleness as send() would, as the kernel
+   * refreshes a neighbour's `alive` on every transmit, so entries in steady use do not age out.
+   */
+  noteFastPathUse(neighbours: readonly string[], mgids: readonly string[]): void {
+    for (const ip of neighbours) this.neigh.touch(ip);
+    for (const mgid of mgids) this.mcast.touch(parseGid(mgid));
   }
 
   onStateChange(cb: (state: LinkState) => void): () => void {

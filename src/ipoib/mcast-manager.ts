@@ -15,8 +15,22 @@
  * - send-only groups unused for the neighbour idle time are left (the kernel leaves them when
  *   their neighbour is garbage collected);
  * - with umcast set, a host group another consumer of the port already holds is skipped.
+ *
+ * Beyond Linux (which subscribes to nothing): RFC 4391 §10 has senders subscribe to the SA's
+ * group created (66) and deleted (67) traps to track the groups they use. Every group in the
+ * table is tracked from the moment the stack wants it, before its join is answered (the
+ * broadcast group once its join succeeded, so nothing is asked of an SA the link cannot use),
+ * with one subscription per trap for its MGID; the entry's end (leave, idle collection, flush)
+ * gives them back. A flush forgets them all, so a client reregister, a P_Key change or a new
+ * bring-up subscribes again. Reports:
+ * - 66 for a group waiting to retry its join (or a send-only group that gave up): join at once;
+ * - 67 for a joined group: its MLID and attach are forgotten (the membership went with the
+ *   group, so no leave); a send-only group joins again on its next packet, as the kernel's
+ *   send path would, a group the host listens to (or the broadcast group) at once.
+ * Failed joins, leaves, subscriptions and attaches are logged with "multicast … failed", which
+ * the daemon shows at every debug level (RFC 4391 §12).
  */
-import type { SaClient, UdDestination, UdQp } from '../fabric/hca.js';
+import type { SaClient, SaNotice, SaSubscription, UdDestination, UdQp } from '../fabric/hca.js';
 import {
   IPOIB_SIGNATURE_IPV4,
   IPOIB_SIGNATURE_IPV6,
@@ -26,9 +40,12 @@ import {
   MCAST_QPN,
   MGID_SCOPE_SITE,
   PKEY_FULL_MEMBER_BIT,
+  TRAP_MCAST_GROUP_CREATED,
+  TRAP_MCAST_GROUP_DELETED,
 } from '../wire/constants.js';
 import type { McMemberRecord } from '../wire/mcmember-record.js';
 import { formatGid } from '../wire/mgid.js';
+import { TRAP_NAMES } from '../wire/notice.js';
 import { SA_SELECTOR_EXACTLY } from '../wire/sa.js';
 import { JOIN_BACKOFF_INITIAL_S, nextBackoff } from './backoff.js';
 import { type IpoibClock, OneShot } from './clock.js';
@@ -39,6 +56,8 @@ import type { PortMcastDb } from './port-mcast-db.js';
 
 /** IPOIB_MAX_MCAST_QUEUE: packets a group holds while it joins. TODO(constants) */
 export const MCAST_QUEUE_MAX = 64;
+/** The SA traps every group in use is tracked with. */
+export const MCAST_TRAPS: readonly number[] = [TRAP_MCAST_GROUP_CREATED, TRAP_MCAST_GROUP_DELETED];
 
 export type McastKind = 'broadcast' | 'full' | 'send-only';
 type JoinPhase = 'idle' | 'joining' | 'waiting' | 'joined';
@@ -55,6 +74,8 @@ interface Group {
   readonly retry: OneShot;
   queue: Buffer[];
   lastUsed: number;
+  /** One per MCAST_TRAPS entry while the group is tracked: resolves true once the SA took it. */
+  subscriptions: Array<Promise<boolean>> | undefined;
 }
 
 /** A group as `ipoibctl` shows it. */
@@ -136,6 +157,7 @@ export class McastManager {
   private epoch = 0;
   private running = false;
   private readonly defects: Defects;
+  private stopNotices: (() => void) | undefined;
 
   constructor(private readonly env: McastEnv) {
     this.defects = env.defects ?? Defects.NONE;
@@ -150,6 +172,7 @@ export class McastManager {
   /** Starts joining: the broadcast group first, the rest once it is attached. */
   start(): void {
     this.running = true;
+    this.stopNotices ??= this.env.sa.onNotice((n) => this.onNotice(n));
     const key = this.env.broadcastMgid().toString('hex');
     let b = this.groups.get(key);
     if (!b) {
@@ -166,6 +189,8 @@ export class McastManager {
    */
   flush(): void {
     this.running = false;
+    this.stopNotices?.();
+    this.stopNotices = undefined;
     this.epoch++;
     for (const g of this.groups.values()) this.dispose(g);
     this.groups.clear();
@@ -208,6 +233,7 @@ export class McastManager {
     if (!g) {
       g = this.makeGroup(mgid, 'send-only');
       this.groups.set(key, g);
+      this.track(g);
     }
     g.lastUsed = this.env.clock.now();
     if (g.phase === 'joined' && g.record) {
@@ -217,6 +243,12 @@ export class McastManager {
     if (g.queue.length < MCAST_QUEUE_MAX) g.queue.push(frame);
     else this.drop(1);
     if (g.phase === 'idle') this.join(g);
+  }
+
+  /** Counts a send to the group `mgid` made past send() (by a native fast path) against its idleness. */
+  touch(mgid: Buffer): void {
+    const g = this.groups.get(mgid.toString('hex'));
+    if (g) g.lastUsed = this.env.clock.now();
   }
 
   /** Leaves send-only groups not used for `idleMs`. */
@@ -271,6 +303,7 @@ export class McastManager {
       retry: new OneShot(this.env.clock),
       queue: [],
       lastUsed: now,
+      subscriptions: undefined,
     };
   }
 
@@ -299,6 +332,7 @@ export class McastManager {
     }
     const g = this.makeGroup(mgid, 'full');
     this.groups.set(key, g);
+    this.track(g);
     this.join(g);
   }
 
@@ -357,6 +391,7 @@ export class McastManager {
     g.queue = [];
     for (const frame of queued) this.env.post(this.destination(g, rec), frame);
     if (g.kind === 'broadcast') {
+      this.track(g);
       this.env.broadcastReady(rec);
       this.joinHostGroups();
     }
@@ -389,21 +424,85 @@ export class McastManager {
       qp.attachMulticast(g.mgid, rec.mlid);
       g.attached = true;
     } catch (e) {
-      this.env.log(`attach to ${formatGid(g.mgid)} failed: ${(e as Error).message}`);
+      this.env.log(`multicast attach to ${formatGid(g.mgid)} failed: ${(e as Error).message}`);
     }
   }
 
-  /** Detaches, leaves (when joined or joining), cancels the retry and drops the queue. */
-  private dispose(g: Group): void {
-    g.retry.cancel();
+  private detach(g: Group): void {
     if (g.attached && g.record) {
       try {
         this.env.qp()?.detachMulticast(g.mgid, g.record.mlid);
       } catch (e) {
-        this.env.log(`detach from ${formatGid(g.mgid)} failed: ${(e as Error).message}`);
+        this.env.log(`multicast detach from ${formatGid(g.mgid)} failed: ${(e as Error).message}`);
       }
     }
     g.attached = false;
+  }
+
+  private subscription(g: Group, trap: number): SaSubscription {
+    return { trap, gid: g.mgid, ...(this.env.joinTimeoutMs !== undefined ? { timeoutMs: this.env.joinTimeoutMs } : {}) };
+  }
+
+  /** Subscribes to the group's create and delete Reports (once per entry). */
+  private track(g: Group): void {
+    if (g.subscriptions) return;
+    g.subscriptions = MCAST_TRAPS.map((trap) =>
+      this.env.sa.subscribe(this.subscription(g, trap)).then(
+        () => true,
+        (err: unknown) => {
+          this.env.counters.inc('mcast_subscribe_failures');
+          this.env.log(`multicast subscription to trap ${trap} (${TRAP_NAMES[trap]}) failed for ${formatGid(g.mgid)}: ${err instanceof Error ? err.message : String(err)}`);
+          return false;
+        },
+      ),
+    );
+  }
+
+  /** Gives back the subscriptions the SA took. */
+  private untrack(g: Group): void {
+    const subscriptions = g.subscriptions;
+    g.subscriptions = undefined;
+    subscriptions?.forEach((taken, i) => {
+      const trap = MCAST_TRAPS[i]!;
+      void taken.then((ok) => {
+        if (!ok) return;
+        this.env.sa.unsubscribe(this.subscription(g, trap)).catch((err: unknown) => {
+          this.env.log(`multicast unsubscription from trap ${trap} failed for ${formatGid(g.mgid)}: ${err instanceof Error ? err.message : String(err)}`);
+        });
+      });
+    });
+  }
+
+  /** A Report of trap 66 or 67 about a group this interface uses; see the module comment. */
+  private onNotice(n: SaNotice): void {
+    if (!this.running || !n.gid) return;
+    const g = this.groups.get(n.gid.toString('hex'));
+    if (!g) return;
+    if (n.trap === TRAP_MCAST_GROUP_CREATED) {
+      const gaveUp = g.phase === 'idle' && g.kind === 'send-only';
+      if (g.phase !== 'waiting' && !gaveUp) return;
+      this.env.counters.inc('mcast_reports');
+      this.env.log(`${formatGid(g.mgid)} was created: joining it now`);
+      g.retry.cancel();
+      this.join(g);
+    } else if (n.trap === TRAP_MCAST_GROUP_DELETED) {
+      if (g.phase !== 'joined') return;
+      this.env.counters.inc('mcast_reports');
+      this.env.log(`${formatGid(g.mgid)} was deleted: forgetting MLID 0x${(g.record?.mlid ?? 0).toString(16)}`);
+      this.detach(g);
+      this.env.db.remove(g.mgid, this.env.holder);
+      g.record = undefined;
+      g.phase = 'idle';
+      // A send-only group joins again on its next packet; a group that must receive cannot wait for one.
+      if (g.kind !== 'send-only') this.join(g);
+    }
+  }
+
+  /** Detaches, leaves (when joined or joining), unsubscribes, cancels the retry and drops the queue. */
+  private dispose(g: Group): void {
+    g.retry.cancel();
+    this.detach(g);
+    this.untrack(g);
     if (g.phase === 'joined') {
       this.env.db.remove(g.mgid, this.env.holder);
       this.leave(g.mgid, joinStateOf(g.kind, this.defects));
@@ -415,8 +514,11 @@ export class McastManager {
 
   private leave(mgid: Buffer, joinState: number): void {
     this.env.counters.inc('mcast_leaves');
-    // A leave that fails (an SM that forgot us after a restart) changes nothing: we are out either way.
-    this.env.sa.leave(mgid, joinState, this.env.joinTimeoutMs).catch(() => undefined);
+    // A leave that fails (an SM that forgot us after a restart) changes nothing, we are out
+    // either way; it is still a failed multicast operation, and logged as one.
+    this.env.sa.leave(mgid, joinState, this.env.joinTimeoutMs).catch((err: unknown) => {
+      this.env.log(`multicast leave failed for ${formatGid(mgid)}: ${err instanceof Error ? err.message : String(err)}`);
+    });
   }
 
   private destination(g: Group, rec: McMemberRecord): UdDestination {

@@ -8,7 +8,9 @@
  *   retrans_time defaults) and then gives up, dropping what waited;
  * - garbage collection (the interface runs `collect()` every 30 s, gc_interval) removes
  *   entries idle for more than 60 s (2 × gc_interval); "idle" counts from the last packet sent
- *   to the neighbour, as the kernel refreshes `alive` on transmit only.
+ *   to the neighbour, as the kernel refreshes `alive` on transmit only. Packets a native fast
+ *   path sends bypass send(); the node reports them with touch(), so a neighbour in steady use
+ *   on the fast path does not age out either.
  */
 import { formatHwAddr, type IpoibHwAddr } from '../wire/ipoib-hwaddr.js';
 import { type IpoibClock, OneShot } from './clock.js';
@@ -105,6 +107,17 @@ export class NeighbourTable {
     const waiting = n.queue;
     n.queue = [];
     for (const frame of waiting) this.env.sendTo(n.hw, frame);
+  }
+
+  /**
+   * Counts a transmit to `ip` made past send() (by a native fast path): its idle time starts
+   * again. False when there is no such neighbour.
+   */
+  touch(ip: string): boolean {
+    const n = this.table.get(ip);
+    if (!n) return false;
+    n.alive = this.env.clock.now();
+    return true;
   }
 
   /** Deletes every neighbour whose GID is `gid` (its path failed), dropping what waited. */

@@ -9,7 +9,13 @@
  * The data plane looks multicast up by IP address, the control plane by MGID, so the node
  * says which IP addresses to map (track()): the broadcast addresses, the host's groups, and
  * every group address a host packet was sent to.
+ *
+ * The other way, takeUsed() says which installed entries the fast path sent to since the last
+ * call, in the control plane's terms (its neighbours' IP text, its groups' MGIDs), so their
+ * ageing counts those transmits.
  */
+import { isIPv4 } from 'node:net';
+import { formatIpv4, formatIpv6, parseIpv4, parseIpv6 } from '../wire/ip-text.js';
 import { formatGid, mgidForIpv4Group, mgidForIpv6Group, parseGid } from '../wire/mgid.js';
 import type { IpoibInterface } from './interface.js';
 import type { TunDataPlane } from './native/tun-data-plane.js';
@@ -17,7 +23,13 @@ import type { TunDataPlane } from './native/tun-data-plane.js';
 /** What the tables read of the control plane. */
 export type TablesSource = Pick<IpoibInterface, 'carrier' | 'pkey' | 'fastPathNeighbours' | 'multicastGroups' | 'broadcastMgid' | 'addressList'>;
 /** What they write into the data plane. */
-export type TablesTarget = Pick<TunDataPlane, 'closed' | 'setNeighbour' | 'deleteNeighbour' | 'setMulticast' | 'deleteMulticast'>;
+export type TablesTarget = Pick<TunDataPlane, 'closed' | 'setNeighbour' | 'deleteNeighbour' | 'setMulticast' | 'deleteMulticast' | 'takeUsed'>;
+
+/** Installed entries the fast path sent to: neighbours by the control plane's IP text, groups by MGID. */
+export interface FastPathUse {
+  neighbours: string[];
+  mgids: string[];
+}
 
 const LIMITED_BROADCAST = '255.255.255.255';
 
@@ -58,6 +70,34 @@ export class FastPathTables {
 
   sizes(): { neighbours: number; groups: number } {
     return { neighbours: this.neighbours.size, groups: this.groups.size };
+  }
+
+  /**
+   * The installed entries the data plane looked up since the last call (their marks are
+   * cleared). An address the data plane names but no longer installed here (deleted meanwhile)
+   * is left out.
+   */
+  takeUsed(): FastPathUse {
+    if (this.plane.closed) return { neighbours: [], mgids: [] };
+    const used = this.plane.takeUsed();
+    const neighbours: string[] = [];
+    if (used.neighbours.length > 0) {
+      // The data plane formats addresses its own way; match them by their octets.
+      const installed = new Map([...this.neighbours.keys()].map((ip) => [canonicalIp(ip), ip] as const));
+      for (const ip of used.neighbours) {
+        const ours = installed.get(canonicalIp(ip));
+        if (ours !== undefined) neighbours.push(ours);
+      }
+    }
+    const mgids = new Set<string>();
+    if (used.groups.length > 0) {
+      const installed = new Map([...this.groups].map(([ip, g]) => [canonicalIp(ip), g.mgid] as const));
+      for (const ip of used.groups) {
+        const mgid = installed.get(canonicalIp(ip));
+        if (mgid !== undefined) mgids.add(mgid);
+      }
+    }
+    return { neighbours, mgids: [...mgids] };
   }
 
   /** Applies the difference between the control plane's tables and the data plane's. */
@@ -151,4 +191,9 @@ export class FastPathTables {
       return undefined; // not a group address: nothing to map
     }
   }
+}
+
+/** One text form per address (the octets, formatted again), so two spellings compare equal. */
+function canonicalIp(ip: string): string {
+  return isIPv4(ip) ? formatIpv4(parseIpv4(ip)) : formatIpv6(parseIpv6(ip));
 }

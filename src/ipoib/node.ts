@@ -19,13 +19,16 @@
  *   device's carrier follows too.
  * - Tables: neighbours and groups are synced after every punt batch and every SYNC_INTERVAL_MS.
  *
- * Known limits: the control plane's neighbour ageing counts idle time from the last packet
- * *it* sent, and fast-path packets pass it by, so a neighbour in steady use is still aged out
- * after 60 s and resolved again by the next punted packet. A QP replaced by the interface (its
+ * - Ageing: the control plane ages neighbours (and send-only groups) by their last transmit;
+ *   every FAST_PATH_USE_POLL_MS the node asks the data plane which entries it sent to and
+ *   reports them (noteFastPathUse), so an entry in steady use on the fast path stays, and one
+ *   idle for the kernel's 60 s goes.
+ *
+ * Known limits: a QP replaced by the interface (its
  * P_Key index moved) is followed by making the TUN device again on the new QP (its addresses
  * with it; sockets bound to the old device see it go). The host's own multicast memberships
- * (/proc/net/igmp, igmp6 in the namespace) are polled (observeHostGroups, every 500 ms by
- * default) and become full-member joins, so a join or leave takes up to one poll interval to
+ * (/proc/net/igmp, igmp6 in the namespace, read in-process by a native thread that enters it:
+ * proc-net.ts) are polled (observeHostGroups, every 500 ms by default) and become full-member joins, so a join or leave takes up to one poll interval to
  * reach the fabric; joinGroup() remains for groups the kernel does not hold. The P_Key must be in the
  * port's table at open() (the UD QP must exist to bind the data plane), else StateError
  * `no-pkey`.
@@ -42,10 +45,17 @@ import { TunDataPlane, type RxPunt, type TunCounters, type TunPunt, type TxPunt 
 import { NetnsLinkConfig } from './node-netns.js';
 import { FastPathTables } from './node-tables.js';
 import { findPkeyIndex } from './pkey-table.js';
-import { HostMembershipObserver, type MembershipSource, procMembershipSource } from './host-memberships.js';
+import { HostMembershipObserver, type MembershipSource } from './host-memberships.js';
+import { nativeMembershipSource } from './native/proc-net.js';
 
 /** How often the tables are synced besides after punts. */
 export const SYNC_INTERVAL_MS = 20;
+/**
+ * How often the fast path's use of its entries reaches the control plane's ageing: far below
+ * the 30 s GC interval and 60 s idle limit, so a busy entry is never seen idle; each poll walks
+ * the native tables once.
+ */
+export const FAST_PATH_USE_POLL_MS = 1000;
 
 export interface IpoibNodeOptions {
   /** A port of the sim provider (the data plane binds its native endpoint). */
@@ -73,7 +83,7 @@ export interface IpoibNodeOptions {
   observeHostGroups?: boolean;
   /** The observer's poll interval in ms (default HOST_GROUP_POLL_MS, 500). */
   hostGroupPollMs?: number;
-  /** Where the memberships are read from (default /proc/net/igmp{,6} in `netns`); for tests. */
+  /** Where the memberships are read from (default /proc/net/igmp{,6} in `netns`, nativeMembershipSource); for tests. */
   hostGroupSource?: MembershipSource;
   log?: (line: string) => void;
 }
@@ -104,6 +114,7 @@ export class IpoibNode {
   private readonly punts: NodePuntCounts = { txToStack: 0, txTooBig: 0, txDropped: 0, rxToStack: 0, injected: 0, injectFailed: 0 };
   private readonly unsubscribe: Array<() => void> = [];
   private timer: NodeJS.Timeout | undefined;
+  private useTimer: NodeJS.Timeout | undefined;
   /** The LID the data plane's own-echo filter knows. */
   private lid: number;
   private closing: Promise<void> | undefined;
@@ -164,7 +175,7 @@ export class IpoibNode {
       node = new IpoibNode(iface, plane, o.netns, link, new FastPathTables(iface, plane), endpoint, o.port, owns, added, kernelAddresses, log);
       node.wire();
       await node.configureLink();
-      if (o.observeHostGroups !== false) node.observeHostGroups(o.hostGroupSource ?? procMembershipSource(o.netns), o.hostGroupPollMs);
+      if (o.observeHostGroups !== false) node.observeHostGroups(o.hostGroupSource ?? nativeMembershipSource(o.netns), o.hostGroupPollMs);
       return node;
     } catch (e) {
       try {
@@ -225,6 +236,7 @@ export class IpoibNode {
   close(): Promise<void> {
     this.closing ??= (async () => {
       if (this.timer) clearInterval(this.timer);
+      if (this.useTimer) clearInterval(this.useTimer);
       // First: no join may start once the tables are cleared; the host's groups are left.
       const observerStopped = this.hostGroups?.stop().then(
         () => undefined,
@@ -275,6 +287,19 @@ export class IpoibNode {
     );
     this.timer = setInterval(() => this.safeSync(), SYNC_INTERVAL_MS);
     this.timer.unref();
+    this.useTimer = setInterval(() => this.reportFastPathUse(), FAST_PATH_USE_POLL_MS);
+    this.useTimer.unref();
+  }
+
+  /** Tells the control plane's ageing which entries the fast path sent to since the last poll. */
+  reportFastPathUse(): void {
+    if (this.closing || this.rebinding) return;
+    try {
+      const used = this.tables.takeUsed();
+      if (used.neighbours.length > 0 || used.mgids.length > 0) this.iface.noteFastPathUse(used.neighbours, used.mgids);
+    } catch (e) {
+      this.log(`${this.ifname}: reading the fast path's use failed: ${(e as Error).message}`);
+    }
   }
 
   private onPunts(batch: TunPunt[]): void {

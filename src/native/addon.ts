@@ -67,6 +67,14 @@ export interface NativeBinding {
   /** zlib's CRC-32 of `data`, continuing from `seed` (a previous result; default 0). */
   crc32(data: Uint8Array, seed?: number): number;
   /**
+   * TEST ONLY: the simulated fabric's C++ CRCs (native/src/sim/crc_ib.h), to check them against
+   * src/wire/vcrc.ts and icrc.ts; `portable` forces the table/zlib path instead of the default
+   * (carry-less multiplication where `simCrcUsesClmul`). simIcrc throws RangeError below LRH [+ GRH] + BTH.
+   */
+  simVcrc(data: Uint8Array, portable?: boolean): number;
+  simIcrc(covered: Uint8Array, global: boolean, portable?: boolean): number;
+  readonly simCrcUsesClmul: boolean;
+  /**
    * TEST AND BENCHMARK ONLY: runs two RC QPs over a simulated lossy link (native/src/sim/rc_loop_harness.h).
    * Every option is required; use runRcLoop() in src/fabric/sim/rc-harness.ts, which validates and fills them.
    */
@@ -104,6 +112,13 @@ export interface NativeBinding {
    * words each in `meta`, their octets in `data`.
    */
   openTunDataPlane(options: NativeTunDataPlaneOptions, deliver: (meta: Uint32Array, data: Buffer) => void): NativeTunDataPlane;
+  /**
+   * Files of /proc/net (`names`, e.g. "igmp") as the network namespace `netnsPath` ("" = ours)
+   * sees them, read by a thread that enters it (native/src/tun/netns_read.h): no child process.
+   * null for a file the namespace lacks; failures reject with .op/.errno/.code. Use
+   * readProcNet() in src/ipoib/native/proc-net.ts.
+   */
+  readProcNet(netnsPath: string, names: readonly string[]): Promise<(string | null)[]>;
   /** Names of the data plane's counters, in the order native/src/tun/data_plane_counters.h lists them. */
   readonly tunDataPlaneCounterNames: readonly string[];
   /** Punt reasons by code (the index), each with the direction of the packets it applies to. */
@@ -157,6 +172,8 @@ export interface NativeTunDataPlane {
   setMulticast(ip: Uint8Array, entry: { mlid: number; sl: number; grh: NativeTunGrh }): void;
   deleteMulticast(ip: Uint8Array): boolean;
   tableSizes(): { neighbours: number; groups: number };
+  /** The keys (4 or 16 octets) of the entries the TX path looked up since the last call. */
+  takeUsed(): { neighbours: Buffer[]; groups: Buffer[] };
   injectToHost(packet: Uint8Array): void;
   sendUd(dest: { dlid: number; dqpn: number; qkey: number; sl: number; grh: NativeTunGrh | null }, payload: Uint8Array): void;
   counters(): Record<string, number>;

@@ -194,6 +194,48 @@ export const MAD_METHOD_DELETE = 0x15;
 export const MAD_METHOD_DELETE_RESP = 0x95;
 export const SA_ATTR_PATH_RECORD = 0x0035;
 export const SA_ATTR_MCMEMBER_RECORD = 0x0038;
+/** Notice: what a Report (and a Trap) carries. */
+export const SA_ATTR_NOTICE = 0x0002;
+/**
+ * InformInfo: what a port sets to subscribe to (or unsubscribe from) the SA's reports. One of
+ * the attributes every GS class shares (ClassPortInfo 1, Notice 2, InformInfo 3); 0x0031 is the
+ * SA's ServiceRecord, which Wireshark shows a Set of 0x0031 as.
+ */
+export const SA_ATTR_INFORM_INFO = 0x0003;
+/** SubnAdmReport: the SA forwards an event to a subscriber. */
+export const MAD_METHOD_REPORT = 0x06;
+/** SubnAdmReportResp: the subscriber acknowledges a Report. */
+export const MAD_METHOD_REPORT_RESP = 0x86;
+/** Octets of one InformInfo. */
+export const INFORM_INFO_LEN = 36;
+/** Octets of one Notice. */
+export const NOTICE_LEN = 80;
+/** Octets of a Notice's DataDetails. */
+export const NOTICE_DATA_DETAILS_LEN = 54;
+/** Generic trap numbers the SA (a class manager) issues about GIDs and multicast groups. */
+export const TRAP_GID_IN_SERVICE = 64;
+export const TRAP_GID_OUT_OF_SERVICE = 65;
+export const TRAP_MCAST_GROUP_CREATED = 66;
+export const TRAP_MCAST_GROUP_DELETED = 67;
+/** Notice/InformInfo Type values. */
+export const NOTICE_TYPE_FATAL = 0;
+export const NOTICE_TYPE_URGENT = 1;
+export const NOTICE_TYPE_SECURITY = 2;
+/** The type of traps 64-67. */
+export const NOTICE_TYPE_SUBNET_MANAGEMENT = 3;
+export const NOTICE_TYPE_INFORMATIONAL = 4;
+/** ProducerType values of a generic notice (the node type of the producer). */
+export const PRODUCER_TYPE_CA = 1;
+export const PRODUCER_TYPE_SWITCH = 2;
+export const PRODUCER_TYPE_ROUTER = 3;
+/** The producer of traps 64-67: the SA. */
+export const PRODUCER_TYPE_CLASS_MANAGER = 4;
+/** InformInfo wildcards: every Type or TrapNumber (16 bits), every ProducerType (24 bits), every LID. */
+export const INFORM_ALL_16 = 0xffff;
+export const INFORM_ALL_PRODUCERS = 0xffffff;
+export const INFORM_ALL_LIDS = 0xffff;
+/** Where traps 64-67 put their GID in DataDetails (after 6 reserved octets). */
+export const TRAP_GID_DATA_OFFSET = 6;
 /** Octets of one PathRecord. */
 export const PATH_RECORD_LEN = 64;
 /** Octets of one MCMemberRecord. */

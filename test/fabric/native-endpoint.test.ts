@@ -227,7 +227,7 @@ describe('SimEndpoint, the native fabric port: UD data plane @native @fabric @ib
   });
 
   it('matches encodeIbPacket byte for byte at every payload length around the CRC chunking @native @fabric @ib @crc', async function () {
-    // The C++ VCRC runs 512-octet groups side by side (native/src/sim/crc_ib.cc): cover every
+    // The C++ VCRC takes 16 octets per step (native/src/sim/crc_ib.cc): cover every
     // head length within a group, group boundaries, and the largest packets, with and without a GRH.
     const lengths = [...Array.from({ length: 560 }, (_, i) => i), ...Array.from({ length: 60 }, (_, i) => 560 + i * 59), 4093, 4094, 4095, 4096];
     const wire = await rawPort();

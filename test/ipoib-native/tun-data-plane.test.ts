@@ -240,6 +240,37 @@ describe('TUN data plane over a loopback host: TX fast path @tun @native', funct
     });
   });
 
+  it('marks the neighbour and group entries it sends to, for the control plane\'s ageing, and takeUsed() clears the marks @tun @native @ip @ipv6 @multicast', async function () {
+    await withRig({}, async (r) => {
+      r.plane.setNeighbour('192.0.2.2', { dlid: 3, dqpn: r.b.qpn });
+      r.plane.setNeighbour('192.0.2.7', { dlid: 3, dqpn: r.b.qpn }); // never sent to
+      r.plane.setNeighbour('2001:db8::2', { dlid: 3, dqpn: r.b.qpn });
+      r.plane.setMulticast('224.0.0.1', { mlid: ALL_HOSTS_MLID, mgid: ALL_HOSTS_MGID });
+      r.plane.setMulticast('255.255.255.255', { mlid: BROADCAST_MLID, mgid: BROADCAST_MGID }); // never sent to
+      expect(r.plane.takeUsed(), 'nothing sent yet').to.deep.equal({ neighbours: [], groups: [] });
+      r.host.send(ipv4Packet('192.0.2.1', '192.0.2.2'));
+      r.host.send(ipv4Packet('192.0.2.1', '192.0.2.2'));
+      r.host.send(ipv6Packet(A_V6, B_V6, 17, Buffer.alloc(8)));
+      r.host.send(ipv4Packet('192.0.2.1', '224.0.0.1'));
+      await waitUntil(() => r.atB.length === 4, () => `${r.atB.length} frames at B`);
+      const used = r.plane.takeUsed();
+      expect([...used.neighbours].sort(), 'each neighbour sent to, once').to.deep.equal(['192.0.2.2', '2001:db8::2']);
+      expect(used.groups, 'the group sent to').to.deep.equal(['224.0.0.1']);
+      expect(r.plane.takeUsed(), 'the marks were cleared').to.deep.equal({ neighbours: [], groups: [] });
+
+      // Replacing an entry keeps its mark; deleting one drops it; a punted packet marks nothing.
+      r.host.send(ipv4Packet('192.0.2.1', '192.0.2.2'));
+      r.host.send(ipv4Packet('192.0.2.1', '192.0.2.9')); // no neighbour: punted
+      await waitUntil(() => r.atB.length === 5 && r.punts.length === 1, () => `${r.atB.length} frames at B, ${r.punts.length} punts`);
+      r.plane.setNeighbour('192.0.2.2', { dlid: 3, dqpn: r.b.qpn, sl: 2 });
+      expect(r.plane.takeUsed().neighbours, 'replaced, still marked').to.deep.equal(['192.0.2.2']);
+      r.host.send(ipv4Packet('192.0.2.1', '192.0.2.2'));
+      await waitUntil(() => r.atB.length === 6, () => `${r.atB.length} frames at B`);
+      expect(r.plane.deleteNeighbour('192.0.2.2')).to.equal(true);
+      expect(r.plane.takeUsed(), 'deleted: gone with its mark').to.deep.equal({ neighbours: [], groups: [] });
+    });
+  });
+
   it('counts tx_errors when the endpoint refuses, and keeps going @tun @native', async function () {
     await withRig({}, async (r) => {
       r.plane.setNeighbour('192.0.2.2', { dlid: 3, dqpn: r.b.qpn });

@@ -1,13 +1,23 @@
 /**
  * FastPathTables without privileges: a scripted control plane on one side, a recorder of the
- * data plane's table calls on the other.
+ * data plane's table calls on the other; and the fast path's use reaching the ageing of a real
+ * IpoibInterface on an in-memory port with a fake clock.
  */
 import { expect } from 'chai';
-import type { FastPathNeighbour } from '../../src/ipoib/interface.js';
+import { type FastPathNeighbour, IpoibInterface } from '../../src/ipoib/interface.js';
 import type { McastGroupInfo } from '../../src/ipoib/mcast-manager.js';
+import { NEIGH_IDLE_LIMIT_MS } from '../../src/ipoib/neighbours.js';
+import { FAST_PATH_USE_POLL_MS } from '../../src/ipoib/node.js';
 import { FastPathTables, type TablesSource, type TablesTarget } from '../../src/ipoib/node-tables.js';
 import type { MulticastEntry, NeighbourEntry } from '../../src/ipoib/native/tun-data-plane.js';
-import { broadcastMgid, formatGid, mgidForIpv4Group, mgidForIpv6Group } from '../../src/wire/mgid.js';
+import { buildArpReply } from '../../src/ipoib/arp-messages.js';
+import { frame } from '../../src/ipoib/frames.js';
+import { encodeToBuffer } from '../../src/wire/codec.js';
+import { ETH_P_ARP, ETH_P_IP, IPOIB_DEFAULT_QKEY, JOIN_STATE_SEND_ONLY_FULL } from '../../src/wire/constants.js';
+import { ipv4Packet, makeIpv4Packet } from '../../src/wire/ipv4.js';
+import { broadcastMgid, formatGid, mgidForIpv4Group, mgidForIpv6Group, parseGid } from '../../src/wire/mgid.js';
+import { createFakeClock } from '../fabric/fake-clock.js';
+import { fakePortWithGroups } from '../ipoib/fake-port.js';
 
 class FakeSource implements TablesSource {
   carrier = true;
@@ -32,6 +42,13 @@ class FakeSource implements TablesSource {
 class Recorder implements TablesTarget {
   closed = false;
   readonly calls: string[] = [];
+  /** What takeUsed() reports next (then empties), as the native table would. */
+  used: { neighbours: string[]; groups: string[] } = { neighbours: [], groups: [] };
+  takeUsed(): { neighbours: string[]; groups: string[] } {
+    const u = this.used;
+    this.used = { neighbours: [], groups: [] };
+    return u;
+  }
   readonly neighbours = new Map<string, NeighbourEntry>();
   readonly groups = new Map<string, MulticastEntry>();
   setNeighbour(ip: string, e: NeighbourEntry): void {
@@ -133,5 +150,93 @@ describe('FastPathTables: the data plane tables follow the control plane @ipoib-
     src.neighbours = [neighbour('192.0.2.2', 3)];
     t.sync();
     expect(dst.calls).to.deep.equal([]);
+  });
+
+  it('reports the entries the data plane sent to by the control plane\'s names: its IP text and its MGIDs @ipoib-stack @tun @arp @nd @multicast @ip @mgid', function () {
+    const src = new FakeSource();
+    const dst = new Recorder();
+    const t = new FastPathTables(src, dst);
+    const bcast = broadcastMgid(0xffff);
+    const g = mgidForIpv4Group('239.1.2.3', 0xffff);
+    src.neighbours = [neighbour('192.0.2.2', 3), neighbour('2001:db8::2', 3), neighbour('192.0.2.5', 4)];
+    src.groups = [group(bcast, 0xc000), group(g, 0xc001)];
+    t.track('239.1.2.3');
+    t.sync();
+    // The data plane spells IPv6 its own way; 192.0.2.99 was never installed (deleted meanwhile).
+    dst.used = { neighbours: ['2001:db8:0:0:0:0:0:2', '192.0.2.2', '192.0.2.99'], groups: ['255.255.255.255', '192.0.2.255', '239.1.2.3'] };
+    const used = t.takeUsed();
+    expect(used.neighbours.sort()).to.deep.equal(['192.0.2.2', '2001:db8::2']);
+    expect(used.mgids.sort(), 'both broadcast addresses are one group').to.deep.equal([formatGid(bcast), formatGid(g)].sort());
+    expect(t.takeUsed()).to.deep.equal({ neighbours: [], mgids: [] });
+    dst.closed = true;
+    dst.used = { neighbours: ['192.0.2.2'], groups: [] };
+    expect(t.takeUsed(), 'closed: nothing asked').to.deep.equal({ neighbours: [], mgids: [] });
+  });
+});
+
+describe('FastPathTables: the fast path\'s sends keep control-plane entries from ageing out @ipoib-stack @tun', function () {
+  const PEER_GID = parseGid('fe80::2:c903:0:201');
+  const PEER = { flags: 0, qpn: 0x99, gid: PEER_GID };
+  const ipv4 = (dst: string): Buffer => encodeToBuffer(ipv4Packet, makeIpv4Packet({ src: '10.0.0.1', dst, protocol: 17, payload: Buffer.alloc(8) }));
+
+  it('keeps a neighbour and a send-only group in use for minutes, and ages them out 60 s after the use stops @ipoib-stack @tun @arp @multicast', async function () {
+    const clock = createFakeClock(10_000);
+    const port = fakePortWithGroups();
+    port.sa.paths.set(PEER_GID.toString('hex'), { dlid: 3, sl: 0, rate: 3 });
+    const iface = new IpoibInterface({ name: 'ib0', port, clock });
+    await iface.open();
+    await clock.settle();
+    iface.addAddress('10.0.0.1/24');
+    try {
+      // Resolve 10.0.0.2 and join 239.5.5.5 send-only, as the first punted packets would.
+      iface.transmit(ipv4('10.0.0.2'), ETH_P_IP);
+      iface.transmit(ipv4('239.5.5.5'), ETH_P_IP);
+      const qp = port.liveQp();
+      if (!qp) throw new Error('no live QP');
+      const reply = frame(ETH_P_ARP, buildArpReply(PEER, '10.0.0.2', iface.hwAddr(), '10.0.0.1'));
+      qp.deliver([{ qpn: qp.qpn, srcQpn: PEER.qpn, slid: 3, sl: 0, pkey: 0xffff, qkey: IPOIB_DEFAULT_QKEY, payload: reply }]);
+      await clock.settle();
+
+      const plane = new Recorder();
+      const tables = new FastPathTables(iface, plane);
+      tables.track('239.5.5.5');
+      tables.sync();
+      expect([...plane.neighbours.keys()], 'installed in the fast path').to.deep.equal(['10.0.0.2']);
+      expect([...plane.groups.keys()], 'the group too, once joined').to.include('239.5.5.5');
+      const group = formatGid(mgidForIpv4Group('239.5.5.5', 0xffff));
+      const inControlPlane = (): [boolean, boolean] => [
+        iface.neighbours().some((n) => n.ip === '10.0.0.2'),
+        iface.multicastGroups().some((g) => g.mgid === group),
+      ];
+
+      // Three minutes of fast-path traffic: the node's poll reports it every FAST_PATH_USE_POLL_MS.
+      const report = (): void => {
+        const used = tables.takeUsed();
+        iface.noteFastPathUse(used.neighbours, used.mgids);
+      };
+      for (let ms = 0; ms < 3 * 60_000; ms += FAST_PATH_USE_POLL_MS) {
+        plane.used = { neighbours: ['10.0.0.2'], groups: ['239.5.5.5'] };
+        await clock.tick(FAST_PATH_USE_POLL_MS);
+        report();
+      }
+      expect(inControlPlane(), 'busy for 3 min: both kept').to.deep.equal([true, true]);
+      expect(iface.stats().neigh_gc_removed).to.equal(0);
+      expect(iface.neighbours()[0]!.idleMs, 'idle no longer than one poll').to.be.at.most(FAST_PATH_USE_POLL_MS);
+
+      // The traffic stops: gone after the idle limit, at the next collection (every 30 s).
+      for (let ms = 0; ms < NEIGH_IDLE_LIMIT_MS; ms += FAST_PATH_USE_POLL_MS) {
+        await clock.tick(FAST_PATH_USE_POLL_MS);
+        report();
+      }
+      expect(inControlPlane(), 'idle for exactly the limit: not more than it yet').to.deep.equal([true, true]);
+      await clock.tick(30_000);
+      expect(inControlPlane(), 'idle beyond the limit: both gone').to.deep.equal([false, false]);
+      expect(iface.stats().neigh_gc_removed).to.equal(1);
+      expect(port.sa.leaves.some((l) => l.mgid === mgidForIpv4Group('239.5.5.5', 0xffff).toString('hex') && l.joinState === JOIN_STATE_SEND_ONLY_FULL)).to.equal(true);
+      tables.sync();
+      expect(plane.neighbours.size, 'and the fast path forgets the neighbour').to.equal(0);
+    } finally {
+      await iface.destroy();
+    }
   });
 });

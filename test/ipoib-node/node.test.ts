@@ -15,7 +15,7 @@
 import { spawn } from 'node:child_process';
 import { expect } from 'chai';
 import { IpoibHost } from '../../src/ipoib/host.js';
-import { IpoibNode } from '../../src/ipoib/node.js';
+import { FAST_PATH_USE_POLL_MS, IpoibNode } from '../../src/ipoib/node.js';
 import type { SimHcaPort } from '../../src/fabric/sim/provider.js';
 import { ETH_P_ARP, ETH_P_IPV6, JOIN_STATE_FULL, OP_UD_SEND_ONLY } from '../../src/wire/constants.js';
 import { formatHwAddr } from '../../src/wire/ipoib-hwaddr.js';
@@ -219,6 +219,22 @@ describe('IpoibNode: the stack bound to the TUN data plane between network names
     const again = await ping(ns[0]!, '192.0.2.2', { count: 2 });
     expect(again.received, again.output).to.equal(2);
     expect(n1.plane.counters().tx_punt_no_neighbour - before, 'no punt once resolved').to.equal(0);
+  });
+
+  it('refreshes the control plane\'s neighbour age from fast-path sends, so a busy neighbour never looks idle @ipoib-stack @tun @arp @icmp', async function () {
+    const { ns, n1, n2 } = L();
+    const idle = (n: IpoibNode, ip: string): number => n.iface.neighbours().find((x) => x.ip === ip)?.idleMs ?? -1;
+    const before = n1.plane.counters().tx_punt_no_neighbour;
+    const started = Date.now();
+    const r = await ping(ns[0]!, '192.0.2.2', { count: 20 }); // 0.2 s apart: about 4 s, all on the fast path
+    const elapsedMs = Date.now() - started;
+    expect(r.received, r.output).to.equal(20);
+    expect(n1.plane.counters().tx_punt_no_neighbour - before, 'no punt: the control plane sent none of them').to.equal(0);
+    // Without the refresh both ages would have grown by the whole ping run at least.
+    const slackMs = FAST_PATH_USE_POLL_MS + 1000; // one poll, plus timers late on a busy machine
+    expect(idle(n1, '192.0.2.2'), `node1's age of node2 after ${elapsedMs} ms of echo requests`).to.be.within(0, slackMs);
+    expect(idle(n2, '192.0.2.1'), `node2's age of node1 after ${elapsedMs} ms of echo replies`).to.be.within(0, slackMs);
+    expect(elapsedMs, 'the run outlasted the allowed age').to.be.greaterThan(slackMs);
   });
 
   it('carries ping and ping -6 both ways at 511, 1025, 2044 and 8192 octets (fragmented above the MTU) @ipoib-stack @tun @ip @ipv6 @icmp @mtu', async function () {

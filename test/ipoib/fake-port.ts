@@ -4,9 +4,10 @@
  * (joins answered from a table of groups, refusals on demand, every request recorded). Not a
  * test file itself. Tests that need real packets use the simulated fabric instead.
  */
-import type { HcaPort, JoinRequest, PortAttributes, PortEvent, SaClient, UdCompletion, UdDestination, UdQp } from '../../src/fabric/hca.js';
+import type { HcaPort, JoinRequest, PortAttributes, PortEvent, SaClient, SaNotice, SaSubscription, UdCompletion, UdDestination, UdQp } from '../../src/fabric/hca.js';
 import { SaError } from '../../src/errors.js';
-import { IPOIB_DEFAULT_QKEY } from '../../src/wire/constants.js';
+import { IPOIB_DEFAULT_QKEY, NOTICE_TYPE_SUBNET_MANAGEMENT, PRODUCER_TYPE_CLASS_MANAGER } from '../../src/wire/constants.js';
+import { gidDataDetails } from '../../src/wire/notice.js';
 import type { McMemberRecord } from '../../src/wire/mcmember-record.js';
 import { mcMemberRecord } from '../../src/wire/mcmember-record.js';
 import { broadcastMgid } from '../../src/wire/mgid.js';
@@ -93,6 +94,13 @@ export interface FakeGroup {
 
 /** A scripted SA: groups it knows, a refusal switch, a path table, and a log of every request. */
 export class FakeSa implements SaClient {
+  /** Every subscribe and unsubscribe, in order: `+66 <mgid hex>` / `-67 <mgid hex>`. */
+  readonly informLog: string[] = [];
+  /** Subscriptions held now, by `<trap> <mgid hex>`, with their holder counts. */
+  readonly subscribed = new Map<string, number>();
+  /** When set, every subscribe is refused with this SA status. */
+  refuseSubscribe: number | null = null;
+  private readonly noticeListeners = new Set<(n: SaNotice) => void>();
   readonly groups = new Map<string, FakeGroup>();
   readonly paths = new Map<string, { dlid: number; sl: number; rate: number }>();
   readonly joins: JoinRequest[] = [];
@@ -130,6 +138,40 @@ export class FakeSa implements SaClient {
     const p = this.paths.get(dgid.toString('hex'));
     if (!p) throw new SaError('SA refused path query: no records', 0x0300, 3);
     return { ...ZERO_PATH, dgid: Buffer.from(dgid), sgid: FAKE_GID, dlid: p.dlid, sl: p.sl, rate: p.rate, pkey, numbPath: 1 };
+  }
+
+  async subscribe(s: SaSubscription): Promise<void> {
+    const key = `${s.trap} ${(s.gid ?? Buffer.alloc(16)).toString('hex')}`;
+    this.informLog.push(`+${key}`);
+    if (this.refuseSubscribe !== null) throw new SaError('SA refused subscription', this.refuseSubscribe << 8, this.refuseSubscribe);
+    this.subscribed.set(key, (this.subscribed.get(key) ?? 0) + 1);
+  }
+
+  async unsubscribe(s: SaSubscription): Promise<void> {
+    const key = `${s.trap} ${(s.gid ?? Buffer.alloc(16)).toString('hex')}`;
+    this.informLog.push(`-${key}`);
+    const n = (this.subscribed.get(key) ?? 0) - 1;
+    if (n > 0) this.subscribed.set(key, n);
+    else this.subscribed.delete(key);
+  }
+
+  onNotice(cb: (n: SaNotice) => void): () => void {
+    this.noticeListeners.add(cb);
+    return () => this.noticeListeners.delete(cb);
+  }
+
+  /** Delivers a Report of `trap` about `mgid`, as the SA would to a subscriber. */
+  report(trap: number, mgid: Buffer): void {
+    const notice = {
+      isGeneric: true, type: NOTICE_TYPE_SUBNET_MANAGEMENT, producerType: PRODUCER_TYPE_CLASS_MANAGER, trapNumber: trap,
+      issuerLid: 1, noticeToggle: false, noticeCount: 0, dataDetails: gidDataDetails(mgid), issuerGid: Buffer.alloc(16),
+    };
+    for (const l of [...this.noticeListeners]) l({ trap, gid: Buffer.from(mgid), notice });
+  }
+
+  /** How many listeners hear Reports now. */
+  get noticeListenerCount(): number {
+    return this.noticeListeners.size;
   }
 
   release(): void {

@@ -5,6 +5,8 @@
  * $IPOIB_LAB_FILE, then lab/sim.json.
  */
 import { expect } from 'chai';
+import { loadPartitionsConf } from '../../src/fabric/sim/partitions-conf.js';
+import { formatPkey } from '../../src/wire/pkey.js';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -256,7 +258,11 @@ describe('lab files: the shipped labs and the schema @lab', function () {
       ['dut', 'dut', 'reference', 'local'],
       ['peer', 'peer', 'reference', 'local'],
     ]);
-    expect(lab.fabric.partitionsFile).to.equal(path.resolve('lab/partitions/default.conf'));
+    expect(lab.fabric.partitionsFile).to.equal(path.resolve('lab/partitions/sim-lab.conf'));
+    // The lab file's partition list and its partitions file agree (the suites gate on both).
+    const conf = await loadPartitionsConf(lab.fabric.partitionsFile!);
+    const fromConf = conf.partitions.map((p) => formatPkey(p.pkey | 0x8000));
+    expect(lab.partitions.map((p) => p.pkey)).to.deep.equal(fromConf);
   });
 
   it('loads lab/examples/hca-rack.json, and its README explains each of its keys @lab', async function () {

@@ -10,12 +10,21 @@
 
 namespace ipoib::sim {
 
+// How to compute: kBest folds with carry-less multiplication where the CPU has it (x86-64
+// PCLMULQDQ) and uses the portable code for the rest; kPortable uses only the portable code
+// (zlib for the ICRC, slicing-by-16 tables built by Boost.CRC for the VCRC). Both give the same
+// result; kPortable is there so tests can compare them.
+enum class CrcImpl : uint8_t { kBest, kPortable };
+
+// Whether kBest uses carry-less multiplication on this CPU.
+bool CrcUsesClmul();
+
 // ICRC of `covered` (the packet from the LRH through the last pad octet, no CRCs). `global`
 // says whether a GRH follows the LRH (LNH 0b11). `len` must cover LRH [+ GRH] + BTH.
-uint32_t ComputeIcrc(const uint8_t* covered, size_t len, bool global);
+uint32_t ComputeIcrc(const uint8_t* covered, size_t len, bool global, CrcImpl impl = CrcImpl::kBest);
 
 // VCRC of `covered` (the packet from the LRH through the ICRC).
-uint16_t ComputeVcrc(const uint8_t* covered, size_t len);
+uint16_t ComputeVcrc(const uint8_t* covered, size_t len, CrcImpl impl = CrcImpl::kBest);
 
 inline void StoreLe32(uint8_t* p, uint32_t v) {
   p[0] = static_cast<uint8_t>(v);

@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <chrono>
 #include <cstring>
 
 #include "os_error.h"
@@ -38,7 +37,6 @@ std::shared_ptr<DataPlane> DataPlane::Start(const DataPlaneConfig& config, std::
     if (auto self = weak.lock()) self->OnCompletions(c, n);
   });
   try {
-    dp->writerThread_ = std::thread(&DataPlane::HostWriterLoop, dp.get());
     dp->txThread_ = std::thread(&DataPlane::TxLoop, dp.get());
   } catch (...) {
     dp->Close();
@@ -73,13 +71,13 @@ void DataPlane::Close() {
     const uint64_t one = 1;
     (void)!::write(wakeFd_, &one, sizeof one);
   }
-  {
-    std::lock_guard<std::mutex> lock(hostMu_);
-    hostCv_.notify_all();
-  }
   if (txThread_.joinable()) txThread_.join();
-  if (writerThread_.joinable()) writerThread_.join();
-  host_->Close();
+  {
+    // A receive batch still running (its handler was taken before SetQpHandler above) finishes
+    // its writes first; later ones see closed_ and write nothing.
+    std::lock_guard<std::mutex> lock(hostMu_);
+    host_->Close();
+  }
   if (wakeFd_ >= 0) ::close(wakeFd_);
   wakeFd_ = -1;
 }
@@ -252,10 +250,10 @@ bool DataPlane::IsOwnEcho(const sim::UdCompletion& c) const {
 }
 
 void DataPlane::OnCompletions(const sim::UdCompletion* c, size_t n) {
-  if (closed_.load()) return;
   const bool deliverOwn = deliverOwn_.load(std::memory_order_relaxed);
-  bool queued = false;
-  std::unique_lock<std::mutex> lock(hostMu_);
+  std::lock_guard<std::mutex> lock(hostMu_);
+  if (closed_.load()) return;
+  const int fd = host_->Fd();
   for (size_t i = 0; i < n; i++) {
     const sim::UdCompletion& x = c[i];
     if (!deliverOwn && IsOwnEcho(x)) {
@@ -270,16 +268,14 @@ void DataPlane::OnCompletions(const sim::UdCompletion* c, size_t n) {
       continue;
     }
     if (d.kind == RxKind::kToHost) {
-      const size_t ipLen = x.payloadLen - kIpoibHeaderLen;
-      if (hostPending_.lengths.size() >= kMaxHostQueuePackets || hostPending_.octets.size() + ipLen > kMaxHostQueueOctets) {
-        Add(counters_.rx_drop_queue_full);
+      // Non-blocking: a host that cannot take the packet (a full loopback port) drops it here.
+      if (::write(fd, x.payload + kIpoibHeaderLen, x.payloadLen - kIpoibHeaderLen) < 0) {
+        Add(counters_.rx_drop_host_write);
         Add(counters_.rx_dropped);
         continue;
       }
-      hostPending_.octets.insert(hostPending_.octets.end(), x.payload + kIpoibHeaderLen, x.payload + x.payloadLen);
-      hostPending_.lengths.push_back(static_cast<uint32_t>(ipLen));
-      queued = true;
-      // rx_packets/rx_bytes count when the writer has written it.
+      Add(counters_.rx_packets);
+      Add(counters_.rx_bytes, x.payloadLen);
     } else {
       PuntMeta meta;
       meta.reason = d.reason;
@@ -310,37 +306,10 @@ void DataPlane::OnCompletions(const sim::UdCompletion* c, size_t n) {
       Add(counters_.multicast);
     }
   }
-  if (queued) hostCv_.notify_one();
-}
-
-void DataPlane::HostWriterLoop() {
-  pthread_setname_np(pthread_self(), "tun-host-write");
-  const int fd = host_->Fd();
-  HostQueue writing;
-  for (;;) {
-    {
-      std::unique_lock<std::mutex> lock(hostMu_);
-      hostCv_.wait_for(lock, std::chrono::milliseconds(kPollTimeoutMs),
-                       [this] { return stopping_.load() || !hostPending_.lengths.empty(); });
-      if (stopping_.load()) return;
-      std::swap(writing, hostPending_);
-    }
-    const uint8_t* p = writing.octets.data();
-    for (uint32_t len : writing.lengths) {
-      if (::write(fd, p, len) < 0) {
-        Add(counters_.rx_drop_host_write);
-        Add(counters_.rx_dropped);
-      } else {
-        Add(counters_.rx_packets);
-        Add(counters_.rx_bytes, len + kIpoibHeaderLen);
-      }
-      p += len;
-    }
-    writing.Clear();
-  }
 }
 
 void DataPlane::InjectToHost(const uint8_t* packet, size_t len) {
+  std::lock_guard<std::mutex> lock(hostMu_);
   if (closed_.load()) throw OsError("write", EBADF);
   if (::write(host_->Fd(), packet, len) < 0) ThrowErrno("write");
   Add(counters_.host_injected_packets);

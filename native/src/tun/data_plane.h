@@ -4,9 +4,8 @@
 //   TX thread      poll(host, wake) -> read() up to kTxBatch packets -> ClassifyTx -> neighbour
 //                  or group lookup (one shared lock per batch) -> write the 4-octet IPoIB header
 //                  in front of each packet, in place -> one Endpoint::PostSendUd per batch
-//   RX (endpoint   the QP handler: own-echo filter -> ClassifyRx -> IP packets queued for the
-//   receive thread) host writer, the rest punted
-//   host writer    drains that queue with one write() per packet
+//   RX (endpoint   the QP handler: own-echo filter -> ClassifyRx -> one write() per IP packet
+//   receive thread) to the host, the rest punted
 //
 // Whatever the fast path does not handle goes to a PuntSink (JavaScript, in batches) with a
 // PuntReason; JS may finish the job with SendUd() / InjectToHost(). Everything is counted
@@ -14,7 +13,6 @@
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -69,10 +67,8 @@ class DataPlane : public std::enable_shared_from_this<DataPlane> {
   static constexpr size_t kTxBatch = 64;
   static constexpr size_t kTxSlotBytes = kIpoibHeaderLen + 65536;  // any IP packet fits
   static constexpr int kPollTimeoutMs = 100;                      // a backstop: Close() wakes us
-  static constexpr size_t kMaxHostQueuePackets = 8192;
-  static constexpr size_t kMaxHostQueueOctets = 16u << 20;
 
-  // Installs the QP handler and starts the two threads. Throws sim::EndpointError (no such QP),
+  // Installs the QP handler and starts the TX thread. Throws sim::EndpointError (no such QP),
   // OsError (eventfd) or std::system_error (threads).
   static std::shared_ptr<DataPlane> Start(const DataPlaneConfig& config, std::shared_ptr<sim::Endpoint> endpoint,
                                           std::unique_ptr<HostPort> host, std::shared_ptr<PuntSink> punts);
@@ -80,7 +76,8 @@ class DataPlane : public std::enable_shared_from_this<DataPlane> {
   DataPlane(const DataPlane&) = delete;
   DataPlane& operator=(const DataPlane&) = delete;
 
-  // Removes the QP handler, stops and joins the threads, closes the host port (a TUN device
+  // Removes the QP handler, stops and joins the TX thread, waits for a receive batch in
+  // progress to finish its host writes, closes the host port (a TUN device
   // disappears). Idempotent; counters stay readable.
   void Close();
   bool Closed() const { return closed_.load(); }
@@ -116,7 +113,6 @@ class DataPlane : public std::enable_shared_from_this<DataPlane> {
 
   void OnCompletions(const sim::UdCompletion* c, size_t n);
   bool IsOwnEcho(const sim::UdCompletion& c) const;
-  void HostWriterLoop();
 
   const DataPlaneConfig config_;
   std::shared_ptr<sim::Endpoint> endpoint_;
@@ -134,20 +130,12 @@ class DataPlane : public std::enable_shared_from_this<DataPlane> {
   std::atomic<bool> stopping_{false};
   int wakeFd_ = -1;
   std::thread txThread_;
-  std::thread writerThread_;
 
-  // IP packets on their way to the host: filled by the receive thread, drained by the writer.
-  struct HostQueue {
-    std::vector<uint8_t> octets;
-    std::vector<uint32_t> lengths;
-    void Clear() {
-      octets.clear();
-      lengths.clear();
-    }
-  };
+  // Held by whoever writes to the host port (a receive batch, InjectToHost) and by Close()
+  // around closing it, so no write ever reaches a closed (or reused) descriptor. The receive
+  // thread writes to the host itself: a hand-off to another thread cost a wake-up and a context
+  // switch per batch, and the copy into its queue.
   std::mutex hostMu_;
-  std::condition_variable hostCv_;
-  HostQueue hostPending_;  // guarded by hostMu_
 };
 
 }  // namespace ipoib::tun

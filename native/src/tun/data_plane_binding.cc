@@ -91,6 +91,7 @@ class TunDataPlaneHandle : public Napi::ObjectWrap<TunDataPlaneHandle> {
   Napi::Value SetMulticast(const Napi::CallbackInfo& info);
   Napi::Value DeleteMulticast(const Napi::CallbackInfo& info);
   Napi::Value TableSizes(const Napi::CallbackInfo& info);
+  Napi::Value TakeUsed(const Napi::CallbackInfo& info);
   Napi::Value InjectToHost(const Napi::CallbackInfo& info);
   Napi::Value SendUd(const Napi::CallbackInfo& info);
   Napi::Value Counters(const Napi::CallbackInfo& info);
@@ -134,6 +135,7 @@ Napi::Function TunDataPlaneHandle::DefineClass(Napi::Env env) {
           InstanceMethod<&TunDataPlaneHandle::SetMulticast>("setMulticast"),
           InstanceMethod<&TunDataPlaneHandle::DeleteMulticast>("deleteMulticast"),
           InstanceMethod<&TunDataPlaneHandle::TableSizes>("tableSizes"),
+          InstanceMethod<&TunDataPlaneHandle::TakeUsed>("takeUsed"),
           InstanceMethod<&TunDataPlaneHandle::InjectToHost>("injectToHost"),
           InstanceMethod<&TunDataPlaneHandle::SendUd>("sendUd"),
           InstanceMethod<&TunDataPlaneHandle::Counters>("counters"),
@@ -292,6 +294,24 @@ Napi::Value TunDataPlaneHandle::TableSizes(const Napi::CallbackInfo& info) {
   Napi::Object o = Napi::Object::New(env);
   o.Set("neighbours", Napi::Number::New(env, static_cast<double>(t.NeighbourCount())));
   o.Set("groups", Napi::Number::New(env, static_cast<double>(t.GroupCount())));
+  return o;
+}
+
+// takeUsed() -> {neighbours: Buffer[], groups: Buffer[]}: the keys (4 or 16 octets) of the
+// entries the TX path looked up since the last call.
+Napi::Value TunDataPlaneHandle::TakeUsed(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const NeighbourTable::Used used = Open(env, "takeUsed").Table().TakeUsed();
+  const auto keys = [&](const std::vector<IpKey>& ips) {
+    Napi::Array out = Napi::Array::New(env, ips.size());
+    for (uint32_t i = 0; i < ips.size(); i++) {
+      out.Set(i, Napi::Buffer<uint8_t>::Copy(env, ips[i].addr.data(), ips[i].family == 4 ? 4 : 16));
+    }
+    return out;
+  };
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("neighbours", keys(used.neighbours));
+  o.Set("groups", keys(used.groups));
   return o;
 }
 

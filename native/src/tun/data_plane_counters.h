@@ -1,7 +1,7 @@
 // Counters of one TUN data plane. The first eight carry the names and order of the kernel
 // ib_ipoib's `ethtool -S` statistics; the rest say why a packet was punted or dropped. All are
-// 64-bit, updated with relaxed atomics from the TX thread, the endpoint's receive thread, the
-// host-writer thread and the JS thread.
+// 64-bit, updated with relaxed atomics from the TX thread, the endpoint's receive thread and the
+// JS thread.
 //
 // Octet counters count IPoIB frames: the 4-octet IPoIB header plus the IP packet, i.e. the UD
 // payload on the wire.
@@ -36,7 +36,6 @@ namespace ipoib::tun {
   X(rx_drop_short, "frames shorter than the 4-octet IPoIB header")                                      \
   X(rx_drop_bad_ip, "IPv4/IPv6 frames shorter than their fixed IP header or of the other version")    \
   X(rx_drop_own_echo, "frames this interface sent (its own multicast coming back)")                    \
-  X(rx_drop_queue_full, "frames dropped: the host writer had fallen behind")                           \
   X(rx_drop_punt_queue_full, "frames to punt dropped: JS had not taken the earlier punts")             \
   X(rx_drop_host_write, "frames the host device refused (write() failed)")                             \
   X(rx_reserved_nonzero, "accepted frames whose IPoIB header reserved field was not zero")             \

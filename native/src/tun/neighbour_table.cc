@@ -5,20 +5,32 @@
 
 namespace ipoib::tun {
 
-namespace {
-
-template <typename Map, typename V>
-void Put(Map& m, const IpKey& ip, const V& v) {
+template <typename T>
+void NeighbourTable::Put(Map<T>& m, const IpKey& ip, const T& v) {
   auto it = m.find(ip);
   if (it != m.end()) {
-    it->second = v;
+    it->second.value = v;
     return;
   }
-  if (m.size() >= NeighbourTable::kMaxEntries) throw std::length_error("the table is full");
-  m.emplace(ip, v);
+  if (m.size() >= kMaxEntries) throw std::length_error("the table is full");
+  m.try_emplace(ip, v);
 }
 
-}  // namespace
+template <typename T>
+void NeighbourTable::TakeUsedOf(const Map<T>& m, std::vector<IpKey>* out) {
+  for (const auto& [ip, e] : m) {
+    if (e.used.load(std::memory_order_relaxed) && e.used.exchange(false, std::memory_order_relaxed)) out->push_back(ip);
+  }
+}
+
+NeighbourTable::Used NeighbourTable::TakeUsed() {
+  // Shared: the flags are atomic, so the TX thread keeps sending meanwhile.
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  Used u;
+  TakeUsedOf(neighbours_, &u.neighbours);
+  TakeUsedOf(groups_, &u.groups);
+  return u;
+}
 
 void NeighbourTable::SetNeighbour(const IpKey& ip, const Neighbour& n) {
   std::unique_lock<std::shared_mutex> lock(mu_);

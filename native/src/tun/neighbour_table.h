@@ -2,12 +2,18 @@
 // IPoIB peer is on the fabric (LID, QPN, optional GRH), and IP group -> multicast group
 // (MLID, MGID). One reader-writer lock: the TX thread holds it shared for a whole batch, a
 // write from JS takes it exclusively between batches.
+//
+// Each entry carries a "used" flag that a TX lookup sets and TakeUsed() clears: the control
+// plane ages its neighbours (and send-only groups) by their last transmit, and the fast path's
+// transmits would otherwise never reach it.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <shared_mutex>
 #include <unordered_map>
+#include <vector>
 
 #include "../sim/ib_packet.h"
 #include "packet_classify.h"
@@ -51,17 +57,30 @@ class NeighbourTable {
   size_t NeighbourCount() const;
   size_t GroupCount() const;
 
+  // The keys of the entries looked up since the last call, each flag cleared. Replacing an
+  // entry keeps its flag; deleting it drops it.
+  struct Used {
+    std::vector<IpKey> neighbours;
+    std::vector<IpKey> groups;
+  };
+  Used TakeUsed();
+
   // Lookups for one TX batch under one shared lock; pointers stay valid while the Reader lives.
+  // A lookup that finds an entry marks it used.
   class Reader {
    public:
     explicit Reader(const NeighbourTable& t) : t_(t), lock_(t.mu_) {}
     const Neighbour* FindNeighbour(const IpKey& ip) const {
       auto it = t_.neighbours_.find(ip);
-      return it == t_.neighbours_.end() ? nullptr : &it->second;
+      if (it == t_.neighbours_.end()) return nullptr;
+      it->second.MarkUsed();
+      return &it->second.value;
     }
     const Group* FindGroup(const IpKey& ip) const {
       auto it = t_.groups_.find(ip);
-      return it == t_.groups_.end() ? nullptr : &it->second;
+      if (it == t_.groups_.end()) return nullptr;
+      it->second.MarkUsed();
+      return &it->second.value;
     }
 
    private:
@@ -70,9 +89,27 @@ class NeighbourTable {
   };
 
  private:
+  template <typename T>
+  struct Entry {
+    explicit Entry(const T& v) : value(v) {}
+    T value;
+    mutable std::atomic<bool> used{false};
+    // Written under the shared lock by the TX thread; a load first keeps a busy entry's cache
+    // line from being written on every packet.
+    void MarkUsed() const {
+      if (!used.load(std::memory_order_relaxed)) used.store(true, std::memory_order_relaxed);
+    }
+  };
+  template <typename T>
+  using Map = std::unordered_map<IpKey, Entry<T>, IpKeyHash>;
+  template <typename T>
+  static void Put(Map<T>& m, const IpKey& ip, const T& v);
+  template <typename T>
+  static void TakeUsedOf(const Map<T>& m, std::vector<IpKey>* out);
+
   mutable std::shared_mutex mu_;
-  std::unordered_map<IpKey, Neighbour, IpKeyHash> neighbours_;
-  std::unordered_map<IpKey, Group, IpKeyHash> groups_;
+  Map<Neighbour> neighbours_;
+  Map<Group> groups_;
 };
 
 }  // namespace ipoib::tun

@@ -121,7 +121,8 @@ export class FabricManager {
     const nodePorts = fabric.nodes.filter((n) => n.name !== SM_NODE_NAME).flatMap((n) => n.ports.map((p) => p.guid));
     // Node ports are down until an owner attaches its endpoint; the SM's port is always up.
     const sm = new SubnetManager(fabric, o.partitions, { downPorts: nodePorts });
-    const sa = new SaEngine(sm);
+    let sendReport: (to: { lid: number; qpn: number }, mad: Buffer) => void = () => undefined;
+    const sa = new SaEngine(sm, { reports: { send: (to, mad) => sendReport(to, mad) } });
     const smPort = sm.port(SM_PORT_GUID)!;
     const smEndpoint = await o.openEndpoint({ lid: smPort.lid, gid: smPort.gid, mtuCode: smPort.linkMtuCode, pkeys: [...smPort.pkeyTable] });
     smEndpoint.createUdQp({ qpn: QPN_GSI, qkey: GSI_QKEY, pkeyIndex: 0 });
@@ -129,6 +130,7 @@ export class FabricManager {
     rmSync(o.paths.socket, { force: true });
     const server = net.createServer();
     const mgr = new FabricManager(o, sm, sa, smEndpoint, server);
+    sendReport = (to, mad) => mgr.sendFromSa(to, mad);
     smEndpoint.onReceive((batch) => mgr.onSmPackets(batch));
     server.on('connection', (s) => mgr.accept(s));
     await new Promise<void>((resolve, reject) => {
@@ -162,6 +164,13 @@ export class FabricManager {
     void this.publishRoutes().then(() => {
       for (const r of replies) this.smEndpoint.postSendUd(QPN_GSI, { ...r, qkey: GSI_QKEY });
     });
+  }
+
+  /** A MAD the SA sends unasked (a Report), once the routes of the change it reports are in place. */
+  private sendFromSa(to: { lid: number; qpn: number }, mad: Buffer): void {
+    void this.publishRoutes()
+      .then(() => this.smEndpoint.postSendUd(QPN_GSI, { dlid: to.lid, dqpn: to.qpn, qkey: GSI_QKEY, payload: mad }))
+      .catch((e: unknown) => this.log(`SA report to LID ${to.lid} not sent: ${(e as Error).message}`));
   }
 
   // ---- routing ------------------------------------------------------------------------------------
@@ -433,6 +442,7 @@ export class FabricManager {
       }
       await new Promise<void>((resolve) => this.server.close(() => resolve()));
       for (const o of this.owners) o.socket.destroy();
+      this.sa.close();
       await this.tap?.close();
       await this.smEndpoint.close();
       rmSync(this.o.paths.socket, { force: true });

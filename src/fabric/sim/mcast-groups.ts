@@ -71,9 +71,21 @@ export function hasFullMember(g: McGroup): boolean {
   return false;
 }
 
+/** A group came into being or went away (what the SA reports as traps 66 and 67). */
+export interface McGroupEvent {
+  type: 'created' | 'deleted';
+  group: McGroup;
+}
+
 export class McastGroups {
   private readonly byMgid = new Map<string, McGroup>();
   private assignedIds = 0;
+
+  /**
+   * `onEvent` hears of every group created and deleted by the lifetime rules. forgetDynamicState
+   * raises nothing: a restarted SM does not delete its groups, it never knew them.
+   */
+  constructor(private readonly onEvent: (e: McGroupEvent) => void = () => undefined) {}
 
   /** A fresh 32-bit number for the next SA-assigned MGID (wraps; the caller skips MGIDs in use). */
   nextAssignedId(): number {
@@ -103,6 +115,7 @@ export class McastGroups {
     if (mlid > LID_MULTICAST_MAX) return undefined;
     const group: McGroup = { ...params, mgid: Buffer.from(params.mgid), mlid, preCreated, members: new Map() };
     this.byMgid.set(key(group.mgid), group);
+    this.onEvent({ type: 'created', group });
     return group;
   }
 
@@ -148,6 +161,8 @@ export class McastGroups {
   private deleteIfDead(group: McGroup): boolean {
     if (group.preCreated || hasFullMember(group)) return false;
     group.members.clear();
-    return this.byMgid.delete(key(group.mgid));
+    if (!this.byMgid.delete(key(group.mgid))) return false;
+    this.onEvent({ type: 'deleted', group });
+    return true;
   }
 }

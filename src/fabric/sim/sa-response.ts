@@ -56,9 +56,12 @@ function respond(req: SaMad, status: number, rmpp: RmppHeader, attributeOffset: 
   });
 }
 
-/** An error response: `status` is the whole Status field (e.g. saErrorStatus(3) or MAD_STATUS_BAD_VERSION). */
-export function errorResponse(req: SaMad, status: number): Buffer {
-  return respond(req, status, { ...RMPP_INACTIVE }, 0, req.data);
+/**
+ * An error response: `status` is the whole Status field (e.g. saErrorStatus(3) or
+ * MAD_STATUS_BAD_VERSION); it carries `record`, by default the request's record data.
+ */
+export function errorResponse(req: SaMad, status: number, record: Buffer = req.data): Buffer {
+  return respond(req, status, { ...RMPP_INACTIVE }, 0, record);
 }
 
 /** GetResp or DeleteResp carrying one record. */

@@ -1,17 +1,22 @@
 /**
- * The simulated subnet manager: owns the subnet (ports, LIDs, P_Key tables, port events) and
- * the SA's multicast group table, pre-creates the IPoIB broadcast group of every `ipoib`
- * partition, and offers the operator controls a lab needs: port state, P_Key tables, stopping
- * and restarting the SM, and a switch that makes the SA refuse joins.
+ * The simulated subnet manager: owns the subnet (ports, LIDs, P_Key tables, port events), the
+ * SA's multicast group table (with its created/deleted events) and the SA's event
+ * subscriptions, pre-creates the IPoIB broadcast group of every `ipoib` partition, and offers
+ * the operator controls a lab needs: port state, P_Key tables, stopping and restarting the SM,
+ * and a switch that makes the SA refuse joins.
  *
- * The SA that answers MADs on top of this state is sa-engine.ts.
+ * Subscriptions go with their port when it goes down, and all of them with a restart (the
+ * fresh SM asks every port to re-register, which is when clients subscribe again).
+ *
+ * The SA that answers MADs on top of this state is sa-engine.ts; its Reports are sa-reports.ts.
  */
 import { PKEY_FULL_MEMBER_BIT } from '../../wire/constants.js';
 import { SA_ERR_NO_RESOURCES } from '../../wire/mad.js';
 import { joinStateNames } from '../../wire/mcmember-record.js';
 import { broadcastMgid, formatGid, parseGid } from '../../wire/mgid.js';
 import type { FabricDescription } from './fabric-description.js';
-import { type McGroup, type McGroupParams, McastGroups } from './mcast-groups.js';
+import { type McGroup, type McGroupEvent, type McGroupParams, McastGroups } from './mcast-groups.js';
+import { InformSubscriptions } from './sa-inform.js';
 import type { Partition, PartitionsConf } from './partitions-conf.js';
 import {
   type PortState,
@@ -88,7 +93,12 @@ export function broadcastGroupParams(p: Partition, packetLifeTime: number): McGr
 
 export class SubnetManager {
   readonly subnet: Subnet;
-  readonly mcast = new McastGroups();
+  private readonly groupListeners = new Set<(e: McGroupEvent) => void>();
+  readonly mcast = new McastGroups((e) => {
+    for (const l of [...this.groupListeners]) l(e);
+  });
+  /** Who wants the SA's reports of which trap (SubnAdmSet(InformInfo)). */
+  readonly informs = new InformSubscriptions();
   readonly smKey: bigint;
   readonly packetLifeTime: number;
   private running = true;
@@ -117,7 +127,10 @@ export class SubnetManager {
    * finds it gone), which may delete groups it was the last full member of.
    */
   setPortState(portGuid: bigint, state: PortState): void {
-    if (state === 'down' && this.subnet.requirePort(portGuid).state !== 'down') this.mcast.dropPort(portGuid);
+    if (state === 'down' && this.subnet.requirePort(portGuid).state !== 'down') {
+      this.informs.dropPort(portGuid);
+      this.mcast.dropPort(portGuid);
+    }
     this.subnet.setPortState(portGuid, state);
   }
 
@@ -138,6 +151,7 @@ export class SubnetManager {
    */
   start(): void {
     if (this.running) return;
+    this.informs.clear();
     this.mcast.forgetDynamicState();
     this.running = true;
     this.subnet.reregisterAll();
@@ -153,6 +167,12 @@ export class SubnetManager {
 
   on<K extends SubnetEventType>(type: K, listener: SubnetListener<K>): () => void {
     return this.subnet.on(type, listener);
+  }
+
+  /** Hears of every multicast group created or deleted; returns the function that stops it. */
+  onGroupEvent(listener: (e: McGroupEvent) => void): () => void {
+    this.groupListeners.add(listener);
+    return () => this.groupListeners.delete(listener);
   }
 
   // ---- read-backs for status displays -------------------------------------------------------

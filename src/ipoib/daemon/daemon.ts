@@ -50,8 +50,18 @@ export interface IpoibDaemonOptions {
   bindDataPlane?: (o: { iface: IpoibInterface; port: HcaPort; netns: string; addresses: readonly string[]; log: (line: string) => void }) => Promise<DataPlaneBinding>;
 }
 
-/** Lines an interface logs that the daemon always shows (link state); the rest need `debug IF 1`. */
+/** Link state changes and a missing P_Key. */
 const STATE_LINE = /^\S+: (down|no-pkey|port-down|joining|up)$|P_Key .* is not found/;
+/**
+ * Failed multicast operations (join, leave, report subscription, attach): RFC 4391 §12 asks for
+ * every one to be logged, since some fail with nothing in the foreground to notice.
+ */
+const MCAST_FAILURE_LINE = /^\S+: (sendonly )?multicast .*\bfailed\b/;
+
+/** Whether the daemon shows a line an interface logged at debug level `level` (0 = the default). */
+export function daemonShows(line: string, level: number): boolean {
+  return level > 0 || STATE_LINE.test(line) || MCAST_FAILURE_LINE.test(line);
+}
 
 export class IpoibDaemon {
   private stopping: Promise<void> | undefined;
@@ -87,7 +97,7 @@ export class IpoibDaemon {
       interfaceDefaults: { defects },
       log: (line) => {
         const ifname = line.slice(0, Math.max(0, line.indexOf(':')));
-        if (STATE_LINE.test(line) || (debugLevels.get(ifname) ?? 0) > 0) log(line);
+        if (daemonShows(line, debugLevels.get(ifname) ?? 0)) log(line);
       },
     });
     let server: ControlServer | undefined;

@@ -44,7 +44,7 @@ import {
   MCAST_QPN,
   QPN_MASK,
 } from '../../wire/constants.js';
-import { parseIpv4, parseIpv6 } from '../../wire/ip-text.js';
+import { formatIpv4, formatIpv6, parseIpv4, parseIpv6 } from '../../wire/ip-text.js';
 import { Defects } from '../defects.js';
 
 /** Counter names, in native order (native/src/tun/data_plane_counters.h says what each counts). */
@@ -71,7 +71,6 @@ export const TUN_COUNTER_NAMES = [
   'rx_drop_short',
   'rx_drop_bad_ip',
   'rx_drop_own_echo',
-  'rx_drop_queue_full',
   'rx_drop_punt_queue_full',
   'rx_drop_host_write',
   'rx_reserved_nonzero',
@@ -487,6 +486,16 @@ export class TunDataPlane {
   /** How many neighbour and group entries the table holds. */
   tableSizes(): { neighbours: number; groups: number } {
     return this.call('tableSizes', () => this.native.tableSizes());
+  }
+
+  /**
+   * The IP addresses (text) of the neighbour and group entries the fast path sent to since the
+   * last call; each entry's mark is cleared. The control plane refreshes their age from it.
+   */
+  takeUsed(): { neighbours: string[]; groups: string[] } {
+    const used = this.call('takeUsed', () => this.native.takeUsed());
+    const text = (b: Buffer): string => (b.length === 4 ? formatIpv4(b) : formatIpv6(b));
+    return { neighbours: used.neighbours.map(text), groups: used.groups.map(text) };
   }
 
   /**

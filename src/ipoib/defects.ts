@@ -126,6 +126,12 @@ export const DEFECTS = {
     probes: [],
     visibleAs: 'SA join requests for the absent partition\'s broadcast MGID on the tap (a conforming stack sends none); ipoibctl show state joining instead of no-pkey, mcast_join_failures rising.',
   },
+  'no-trap-subscription': {
+    summary: 'The stack never subscribes to the SA\'s multicast group created/deleted reports (traps 66 and 67) for the groups it uses.',
+    requirements: ['RFC4391-10-i'],
+    probes: [],
+    visibleAs: 'no SubnAdmSet(InformInfo) from the DUT on the tap after it starts sending to a group.',
+  },
 } as const satisfies Record<string, DefectInfo>;
 
 export type DefectName = keyof typeof DEFECTS;

@@ -446,6 +446,10 @@ export class McastManager {
   /** Subscribes to the group's create and delete Reports (once per entry). */
   private track(g: Group): void {
     if (g.subscriptions) return;
+    if (this.defects.has('no-trap-subscription')) {
+      g.subscriptions = [];
+      return;
+    }
     g.subscriptions = MCAST_TRAPS.map((trap) =>
       this.env.sa.subscribe(this.subscription(g, trap)).then(
         () => true,

@@ -4,6 +4,7 @@
  * flush subscribes again, and what it does when a Report arrives.
  */
 import { expect } from 'chai';
+import { Defects } from '../../src/ipoib/defects.js';
 import { IpoibInterface } from '../../src/ipoib/interface.js';
 import { encodeToBuffer } from '../../src/wire/codec.js';
 import { ETH_P_IP, TRAP_MCAST_GROUP_CREATED, TRAP_MCAST_GROUP_DELETED } from '../../src/wire/constants.js';
@@ -70,6 +71,17 @@ describe('IPoIB interface: SA group create/delete subscriptions @multicast @sa @
     for (let i = 0; i < 3; i++) iface.transmit(ipv4To('239.1.2.3'), ETH_P_IP);
     await clock.settle();
     expect(port.sa.informLog.slice(before), 'subscriptions made by the sends').to.deep.equal([`+66 ${SENT_TO.toString('hex')}`, `+67 ${SENT_TO.toString('hex')}`]);
+  });
+
+  it('with the seeded defect no-trap-subscription, subscribes to nothing while joining and sending as before @multicast @sa @power @ipoib-stack', async function () {
+    const iface = new IpoibInterface({ name: 'ib0', port, clock, log: (l) => lines.push(l), defects: Defects.of(['no-trap-subscription']) });
+    await iface.open();
+    await clock.settle();
+    iface.transmit(ipv4To('239.1.2.3'), ETH_P_IP);
+    await clock.settle();
+    expect(iface.carrier).to.equal(true);
+    expect(port.sa.joins.length, 'joins still made').to.be.greaterThan(1);
+    expect(port.sa.informLog).to.deep.equal([]);
   });
 
   it('gives the subscriptions back on close and subscribes again after a client reregister or a P_Key change @multicast @sa @pkey @ipoib-stack', async function () {

@@ -8,11 +8,11 @@ import { IpoibControlError, Unsupported } from '../../src/errors.js';
 import type { IpoibMode } from '../../src/lab/adapters/dut.js';
 import type { LabNodeHandle } from '../../src/lab/lab-session.js';
 import type { Case } from '../harness/conformance.js';
+import { oncePerLab } from '../harness/once-per-lab.js';
 
 export const MODES: readonly IpoibMode[] = ['datagram', 'connected'];
 
-/** Per node: the mode it was found in (asked once), and why it refused a mode. */
-const foundMode = new Map<string, Promise<IpoibMode>>();
+/** Per node and mode: why the node refused it. */
 const refused = new Map<string, string>();
 
 function nodeKey(t: Case, node: LabNodeHandle, what: string): string {
@@ -29,14 +29,9 @@ export async function enterMode(t: Case, mode: IpoibMode): Promise<void> {
     if (why !== undefined) t.skip(why);
   }
   for (const node of [t.dut, t.peer]) {
-    const key = nodeKey(t, node, 'mode');
-    let current = foundMode.get(key);
-    if (!current) {
-      current = node.adapter.mode();
-      foundMode.set(key, current);
-      current.catch(() => foundMode.delete(key));
-    }
-    if ((await current) === mode) continue;
+    // The mode a node was found in, asked once per lab session: every case puts it back.
+    const found = await oncePerLab(t, `mode/${node.node.name}/${node.ifname}`, () => node.adapter.mode());
+    if (found === mode) continue;
     try {
       t.defer(await node.adapter.setMode(mode), `${node.node.name} back to its mode`);
     } catch (e) {

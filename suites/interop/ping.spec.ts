@@ -9,6 +9,7 @@ import { expect } from 'chai';
 import type { IpoibMode } from '../../src/lab/adapters/dut.js';
 import type { LabNodeHandle } from '../../src/lab/lab-session.js';
 import { conformance, type Case } from '../harness/conformance.js';
+import { oncePerLab } from '../harness/once-per-lab.js';
 import { enterMode, MODES } from './modes.js';
 
 const PING_SIZES = [511, 1025, 2044, 8192, 32768, 65492] as const;
@@ -43,14 +44,9 @@ function addressOf(node: LabNodeHandle, family: Family): string | null {
   return family === 'IPv4' ? node.ipv4 : node.ipv6;
 }
 
-/** The smaller of the two ends' interface MTUs, asked once per run. */
-let linkMtu: Promise<number> | null = null;
+/** The smaller of the two ends' interface MTUs, asked once per lab session. */
 function mtuOfLink(t: Case): Promise<number> {
-  if (!linkMtu) {
-    linkMtu = Promise.all([t.dut.adapter.mtu(), t.peer.adapter.mtu()]).then(([a, b]) => Math.min(a, b));
-    linkMtu.catch(() => (linkMtu = null));
-  }
-  return linkMtu;
+  return oncePerLab(t, 'interop/link-mtu', async () => Math.min(...(await Promise.all([t.dut.adapter.mtu(), t.peer.adapter.mtu()]))));
 }
 
 function pingCase(mode: IpoibMode, family: Family, direction: Direction, size: number): void {

@@ -7,6 +7,7 @@ import { expect } from 'chai';
 import type { IpoibMode } from '../../src/lab/adapters/dut.js';
 import type { LabNodeHandle } from '../../src/lab/lab-session.js';
 import { conformance } from '../harness/conformance.js';
+import { poll } from '../harness/poll.js';
 import { enterMode, MODES } from './modes.js';
 
 const FILE_BYTES = 64 * 1024 * 1024;
@@ -19,13 +20,8 @@ type Direction = 'DUT to peer' | 'peer to DUT';
 
 /** Waits until `node` listens on TCP `port` (so the sender cannot connect too early). */
 async function waitListening(node: LabNodeHandle, port: number): Promise<void> {
-  const end = performance.now() + LISTEN_DEADLINE_MS;
-  for (;;) {
-    const r = await node.transport.run(['ss', '-Hltn', `sport = :${port}`], { timeoutMs: 5000 });
-    if (r.code === 0 && r.stdout.trim() !== '') return;
-    if (performance.now() > end) throw new Error(`${node.node.name} does not listen on TCP port ${port} after ${LISTEN_DEADLINE_MS} ms`);
-    await new Promise((res) => setTimeout(res, 50));
-  }
+  const listening = await poll(() => node.transport.run(['ss', '-Hltn', `sport = :${port}`], { timeoutMs: 5000 }), (r) => r.code === 0 && r.stdout.trim() !== '', LISTEN_DEADLINE_MS, 50);
+  if (!listening.reached) throw new Error(`${node.node.name} does not listen on TCP port ${port} after ${LISTEN_DEADLINE_MS} ms`);
 }
 
 let nextPort = FIRST_PORT;

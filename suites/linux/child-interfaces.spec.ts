@@ -19,7 +19,7 @@ import type { CreatedChild, DutInterface } from '../../src/lab/adapters/dut.js';
 import { IpoibControlError } from '../../src/errors.js';
 import { MCAST_QPN, PKEY_FULL_MEMBER_BIT } from '../../src/wire/constants.js';
 import { broadcastMgid, formatGid } from '../../src/wire/mgid.js';
-import { hex } from '../rfc4392/support.js';
+import { hex } from '../harness/hex.js';
 
 const CHILD_PKEY = 0x8001;
 const CHILD_PKEY_LOW = 0x0001;

@@ -11,7 +11,11 @@ import { type Case, conformance } from '../harness/conformance.js';
 import type { IpoibFrame } from '../../src/lab/capture.js';
 import { IPOIB_HEADER_LEN, LID_MULTICAST_BASE } from '../../src/wire/constants.js';
 import { formatGid, mgidForIpv4Group, mgidForIpv6Group } from '../../src/wire/mgid.js';
-import { describeFrame, lidOf, partitionBroadcastMgid, pingGroup, probeCreates, sleep } from '../rfc4392/support.js';
+import { frameSummary } from '../harness/capture-views.js';
+import { lidOf, partitionBroadcastMgid } from '../harness/fabric-view.js';
+import { pingGroup } from '../harness/node-actions.js';
+import { sleep } from '../harness/poll.js';
+import { attachQp, openQp, probeCreates } from '../harness/probe-helpers.js';
 
 const ECHOES = 4;
 const ECHO_PAYLOAD_BYTES = 200;
@@ -46,20 +50,15 @@ describe('Linux ib_ipoib: ethtool -S counters @icmp @multicast', () => {
     const bgid = partitionBroadcastMgid(pkey);
     const bcast = (await t.probe.groupMembers(bgid))[0];
     if (!bcast) t.skip(`the SA has no broadcast group ${formatGid(bgid)}`);
-    const ear = await t.probe.openQp({ qkey: bcast.qkey, pkeyIndex: t.probe.pkeyIndexOf(pkey) });
-    t.defer(() => ear.close(), 'close the probe QP');
-    for (const report of [mgidForIpv4Group(IGMPV3_REPORTS_GROUP, pkey), mgidForIpv6Group(MLDV2_REPORTS_GROUP, pkey)]) {
-      const rec = await probeCreates(t, report, bcast);
-      ear.attachMulticast(report, rec.mlid);
-      t.defer(() => ear.detachMulticast(report, rec.mlid), 'detach the probe QP');
-    }
+    const ear = await openQp(t, { pkey, qkey: bcast.qkey });
+    for (const report of [mgidForIpv4Group(IGMPV3_REPORTS_GROUP, pkey), mgidForIpv6Group(MLDV2_REPORTS_GROUP, pkey)]) attachQp(t, ear, await probeCreates(t, report, bcast));
     // Resolve the peer first, so the window holds the echoes and as little else as possible.
     await a.ping(peerIpv4, { count: 1, waitSeconds: 2 });
 
     const { result, frames } = await t.capture(async () => {
       const before = await a.counters();
       const ping = await a.ping(peerIpv4, { count: ECHOES, size: ECHO_PAYLOAD_BYTES, waitSeconds: 2 });
-      await pingGroup(t.peer, ALL_HOSTS_GROUP, t.peer.ifname, GROUP_ECHOES);
+      await pingGroup(t.peer, ALL_HOSTS_GROUP, { count: GROUP_ECHOES });
       await sleep(100); // the last frames reach the DUT's counters
       const after = await a.counters();
       return { before, after, ping };
@@ -88,8 +87,8 @@ describe('Linux ib_ipoib: ethtool -S counters @icmp @multicast', () => {
     };
     const moved = Object.fromEntries(ETHTOOL_COUNTERS.map((c) => [c, (result.after[c] ?? NaN) - (result.before[c] ?? NaN)])) as Record<(typeof ETHTOOL_COUNTERS)[number], number>;
     await t.attachJson('counters', { before: result.before, after: result.after, moved, fromTheWire: want, ping: result.ping });
-    await t.attachJson('frames the DUT sent', sent.map(describeFrame));
-    await t.attachJson('frames the DUT accepted', accepted.map(describeFrame));
+    await t.attachJson('frames the DUT sent', sent.map(frameSummary));
+    await t.attachJson('frames the DUT accepted', accepted.map(frameSummary));
 
     expect(result.ping.received, `echo replies from ${peerIpv4}`).to.equal(ECHOES);
     expect(sent.length, `frames the DUT sent (at least its ${ECHOES} echo requests)`).to.be.at.least(ECHOES);

@@ -10,7 +10,10 @@ import { expect } from 'chai';
 import { type Case, conformance } from '../harness/conformance.js';
 import { IB_RATE_CODE_TO_GBPS, JOIN_STATE_FULL, JOIN_STATE_SEND_ONLY_FULL, JOIN_STATE_SEND_ONLY_NON, MAD_METHOD_GET, MAD_METHOD_GET_TABLE } from '../../src/wire/constants.js';
 import { broadcastMgid, formatGid, mgidForIpv4Group } from '../../src/wire/mgid.js';
-import { hex, lidOf, pingGroup, saPathMads, simGroupsOf } from '../rfc4392/support.js';
+import { saPathMads } from '../harness/capture-views.js';
+import { lidOf, smGroupsOf } from '../harness/fabric-view.js';
+import { hex } from '../harness/hex.js';
+import { pingGroup } from '../harness/node-actions.js';
 
 /** A group the DUT only sends to (not used by another suite file). */
 const SEND_ONLY_GROUP = '239.43.93.1';
@@ -27,9 +30,9 @@ describe('Linux ib_ipoib: debugfs _mcg and _path @multicast @sa', () => {
     const link = await a.link();
     const pkey = link.pkey ?? 0xffff;
     const sendOnlyMgid = mgidForIpv4Group(SEND_ONLY_GROUP, pkey);
-    await pingGroup(t.dut, SEND_ONLY_GROUP, t.dut.ifname, 1);
+    await pingGroup(t.dut, SEND_ONLY_GROUP, { count: 1 });
     const mcg = await a.mcgDump();
-    const sa = await simGroupsOf(t, link.hwaddr.gid);
+    const sa = await smGroupsOf(t, link.hwaddr.gid);
     if (!sa) t.skip('the sim fabric\'s status does not list group members');
     // The SA knows ports, not interfaces: keep the groups of this interface's partition.
     const saByMgid = new Map(sa.filter((g) => g.mgid.readUInt16BE(4) === pkey).map((g) => [formatGid(g.mgid), g.joinState]));
@@ -79,13 +82,13 @@ describe('Linux ib_ipoib: debugfs _mcg and _path @multicast @sa', () => {
     const wantMbps = Math.round((IB_RATE_CODE_TO_GBPS[want.rate] ?? NaN) * 1000);
     await t.attachJson('_path and the SA', {
       ping,
-      queries: queries.map((q) => ({ tsUs: q.tsUs, dgid: formatGid(q.record.dgid), pkey: hex(q.record.pkey, 4) })),
+      queries: queries.map((q) => ({ tsUs: q.tsUs, dgid: formatGid(q.path.dgid), pkey: hex(q.path.pkey, 4) })),
       path: rows.map((r) => ({ dgid: formatGid(r.dgid), complete: r.complete, dlid: r.dlid, sl: r.sl, rateMbps: r.rateMbps })),
       sa: { dlid: want.dlid, sl: want.sl, rate: want.rate, mbps: wantMbps },
     });
 
     expect(ping.received, `the DUT reached ${peerIpv4}`).to.equal(1);
-    expect(queries.some((q) => q.record.dgid.equals(peerLink.hwaddr.gid)), `the DUT queried a PathRecord for the peer's GID ${formatGid(peerLink.hwaddr.gid)}`).to.equal(true);
+    expect(queries.some((q) => q.path.dgid.equals(peerLink.hwaddr.gid)), `the DUT queried a PathRecord for the peer's GID ${formatGid(peerLink.hwaddr.gid)}`).to.equal(true);
     expect(row, `_path lists the peer's GID ${formatGid(peerLink.hwaddr.gid)}`).to.not.equal(undefined);
     expect(row!.complete, '_path complete').to.equal(true);
     expect(row!.dlid, '_path DLID (the SA\'s for that GID)').to.equal(want.dlid);

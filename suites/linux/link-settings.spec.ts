@@ -13,7 +13,8 @@ import type { IpAddress } from '../../src/lab/adapters/dut.js';
 import { IB_MTU_CODE_TO_BYTES, IPOIB_HEADER_LEN } from '../../src/wire/constants.js';
 import { hasRc } from '../../src/wire/ipoib-hwaddr.js';
 import { formatGid } from '../../src/wire/mgid.js';
-import { partitionBroadcastMgid, simPortMtuCode, upChild } from '../rfc4392/support.js';
+import { partitionBroadcastMgid, smPortOf } from '../harness/fabric-view.js';
+import { upChild } from '../harness/node-actions.js';
 
 /** The lab's 4096-octet partition (lab/partitions/sim-lab.conf: mtu=5). */
 const JUMBO_PKEY = 0x8002;
@@ -163,7 +164,7 @@ describe('Linux ib_ipoib: datagram-mode MTU @mtu', () => {
     const a = t.dut.adapter;
     const link = await a.link();
     const rec = (await t.probe.groupMembers(partitionBroadcastMgid(link.pkey ?? 0xffff)))[0];
-    const portCode = await simPortMtuCode(t, t.dut.fabricNode);
+    const portCode = (await smPortOf(t, t.dut.fabricNode))?.mtuCode ?? null;
     const groupMtu = rec ? IB_MTU_CODE_TO_BYTES[rec.mtu] : undefined;
     const portMtu = portCode === null ? undefined : IB_MTU_CODE_TO_BYTES[portCode];
     if (groupMtu === undefined || portMtu === undefined) t.skip('the SA or the fabric does not tell the group\'s or the port\'s MTU');

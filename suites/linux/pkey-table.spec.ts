@@ -7,9 +7,14 @@
  */
 import { expect } from 'chai';
 import { type Case, conformance } from '../harness/conformance.js';
-import { JOIN_STATE_FULL, MAD_METHOD_SET, PKEY_BASE_MASK } from '../../src/wire/constants.js';
+import { MAD_METHOD_SET, PKEY_BASE_MASK } from '../../src/wire/constants.js';
 import { broadcastMgid, formatGid } from '../../src/wire/mgid.js';
-import { describeFrame, describeMad, distinctMads, hex, lidOf, poll, saMcMemberMads, setPortPkeys, simPortPkeys, sleep } from '../rfc4392/support.js';
+import { frameSummary, saMadSummary, saMcMemberMads } from '../harness/capture-views.js';
+import { lidOf, smPkeysOf } from '../harness/fabric-view.js';
+import { hex } from '../harness/hex.js';
+import { setPortPkeys, waitForCarrier } from '../harness/node-actions.js';
+import { sleep } from '../harness/poll.js';
+import { listenOn } from '../harness/probe-helpers.js';
 
 /** The lab's probe-only partition (lab/partitions/sim-lab.conf). */
 const ABSENT_PKEY = 0x8004;
@@ -26,7 +31,7 @@ describe('Linux ib_ipoib: a child whose P_Key the port lacks @pkey', () => {
     requires: ['wire-capture', 'probe', 'sa', 'partitions', 'fabric-control'],
     timeoutMs: CASE_TIMEOUT_MS,
   }, async (t: Case) => {
-    const table = await simPortPkeys(t, t.dut.fabricNode);
+    const table = await smPkeysOf(t, t.dut.fabricNode);
     if (!table) t.skip('the sim fabric does not show the DUT port\'s P_Key table');
     if (table.some((k) => (k & PKEY_BASE_MASK) === (ABSENT_PKEY & PKEY_BASE_MASK))) t.skip(`the DUT port already holds ${hex(ABSENT_PKEY, 4)}`);
     const a = t.dut.adapter;
@@ -35,14 +40,7 @@ describe('Linux ib_ipoib: a child whose P_Key the port lacks @pkey', () => {
     const mgid = broadcastMgid(ABSENT_PKEY);
     // A receiver in the partition's broadcast group, so anything the DUT broadcasts there has a
     // route (the sim drops unrouted multicast before its tap) and shows in the capture.
-    const index = t.probe.pkeyIndexOf(ABSENT_PKEY);
-    if (index < 0) t.skip(`the probe port is not in partition ${hex(ABSENT_PKEY, 4)}`);
-    const rec = await t.probe.join({ mgid, joinState: JOIN_STATE_FULL });
-    t.defer(() => t.probe.leave(mgid, JOIN_STATE_FULL), `probe leaves ${formatGid(mgid)}`);
-    const ear = await t.probe.openQp({ qkey: rec.qkey, pkeyIndex: index });
-    t.defer(() => ear.close(), 'close the probe QP');
-    ear.attachMulticast(mgid, rec.mlid);
-    t.defer(() => ear.detachMulticast(mgid, rec.mlid), 'detach the probe QP');
+    await listenOn(t, mgid, { pkey: ABSENT_PKEY });
 
     let upWhileAbsent = 'not tried';
     let ifname = '';
@@ -61,19 +59,19 @@ describe('Linux ib_ipoib: a child whose P_Key the port lacks @pkey', () => {
       await sleep(WATCH_MS);
       return a.link(child.ifname);
     }, { nodes: [t.dut.fabricNode] });
-    const joinsWhileAbsent = distinctMads(saMcMemberMads(packets)).filter((m) => m.slid === dutLid && m.method === MAD_METHOD_SET && m.record.mgid.equals(mgid));
+    const joinsWhileAbsent = saMcMemberMads(packets).filter((m) => m.slid === dutLid && m.method === MAD_METHOD_SET && m.mcMember.mgid.equals(mgid));
     const framesWhileAbsent = frames.filter((f) => f.slid === dutLid && ((f.pkey & PKEY_BASE_MASK) === (ABSENT_PKEY & PKEY_BASE_MASK) || (f.ib.grh?.dgid.equals(mgid) ?? false)));
 
     await setPortPkeys(t, t.dut.fabricNode, [...table, ABSENT_PKEY]);
     if (upWhileAbsent !== 'ok') await a.setUp(true, ifname);
-    const present = await poll(() => a.link(ifname), (l) => l.carrier, CARRIER_TIMEOUT_MS);
+    const present = await waitForCarrier(t.dut, ifname, CARRIER_TIMEOUT_MS);
     const member = (await t.probe.groupMembers(mgid)).find((m) => m.portGid.equals(parent.hwaddr.gid));
     await t.attachJson('while the P_Key was absent', {
       ifname,
       upAccepted: upWhileAbsent,
       link: { up: absent.up, carrier: absent.carrier, operstate: absent.operstate, pkey: absent.pkey === null ? null : hex(absent.pkey, 4) },
-      joins: joinsWhileAbsent.map(describeMad),
-      frames: framesWhileAbsent.map(describeFrame),
+      joins: joinsWhileAbsent.map(saMadSummary),
+      frames: framesWhileAbsent.map(frameSummary),
     });
     await t.attachJson('after the SM added it', { carrierAfterMs: present.reached ? present.waitedMs : null, saJoinState: member ? hex(member.joinState, 1) : null });
 

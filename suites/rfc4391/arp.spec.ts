@@ -7,49 +7,16 @@
  * reply on its QPs and on the fabric tap, and sends ICMP echo to check the learnt addresses work.
  */
 import { expect } from 'chai';
-import { ARP_OP_REPLY, ARP_OP_REQUEST, ARPHRD_INFINIBAND, ETH_P_IP, IPOIB_HWADDR_LEN, JOIN_STATE_FULL, MAD_METHOD_GET, MAD_METHOD_GET_TABLE, SA_ATTR_PATH_RECORD } from '../../src/wire/constants.js';
+import { ARP_OP_REPLY, ARP_OP_REQUEST, ARPHRD_INFINIBAND, ETH_P_IP, IPOIB_HWADDR_LEN, MAD_METHOD_GET, MAD_METHOD_GET_TABLE, SA_ATTR_PATH_RECORD } from '../../src/wire/constants.js';
 import { formatHwAddr, type IpoibHwAddr } from '../../src/wire/ipoib-hwaddr.js';
-import { broadcastMgid, formatGid } from '../../src/wire/mgid.js';
-import { conformance, type Case } from '../harness/conformance.js';
-import {
-  ANSWER_MS,
-  arpFrames,
-  arpRequestFrame,
-  broadcastRecord,
-  dutOnFabric,
-  echoReplyIn,
-  echoRequestFrame,
-  forgetProbeAfter,
-  frameOrNull,
-  frameSummary,
-  hex2,
-  hex4,
-  hex6,
-  hex8,
-  isArpReplyFor,
-  joinFromProbe,
-  openQp,
-  peerHwAddr,
-  probeHwAddr,
-  rawArp,
-  resolvePeerAfresh,
-  saRequests,
-  saRequestSummary,
-  sendToDut,
-  sendToGroup,
-  uniqueFrames,
-} from './link-kit.js';
-
-/** The probe's broadcast-group presence: a QP attached to the DUT partition's broadcast group. */
-async function probeOnBroadcast(t: Case) {
-  const dut = await dutOnFabric(t);
-  const bcastParams = await broadcastRecord(t, dut.pkey);
-  const qp = await openQp(t, { pkey: dut.pkey, qkey: bcastParams.qkey });
-  const group = await joinFromProbe(t, broadcastMgid(bcastParams.pkey), JOIN_STATE_FULL, { qp });
-  if (!group) return t.skip(`the probe could not join the broadcast group ${formatGid(broadcastMgid(bcastParams.pkey))}`);
-  forgetProbeAfter(t);
-  return { dut, qp, group };
-}
+import { formatGid } from '../../src/wire/mgid.js';
+import { arpFrames, frameSummary, saMadSummary, saRequests, uniqueFrames } from '../harness/capture-views.js';
+import { conformance } from '../harness/conformance.js';
+import { dutOnFabric, peerHwAddr } from '../harness/fabric-view.js';
+import { arpFrame, echoFrame, isArpReply, isEchoReply, rawArp } from '../harness/frames.js';
+import { hex2, hex4, hex6, hex8 } from '../harness/hex.js';
+import { resolvePeerAfresh } from '../harness/node-actions.js';
+import { ANSWER_MS, frameOrNull, openQp, probeHwAddr, probeOnBroadcast, sendToDut, sendToGroup } from '../harness/probe-helpers.js';
 
 describe('RFC 4391 §9.2: ARP over IPoIB @arp', function () {
   conformance(
@@ -64,8 +31,8 @@ describe('RFC 4391 §9.2: ARP over IPoIB @arp', function () {
       const probeIp = '192.0.2.201';
       const me = probeHwAddr(t, qp);
       const { result: delivered, frames } = await t.capture(async () => {
-        sendToGroup(qp, group, arpRequestFrame({ sha: me, spa: probeIp, tpa: dut.ipv4 }));
-        return frameOrNull(qp, (f) => isArpReplyFor(f, { from: dut.ipv4, to: probeIp }), ANSWER_MS);
+        sendToGroup(qp, group, arpFrame({ sha: me, spa: probeIp, tpa: dut.ipv4 }));
+        return frameOrNull(qp, (f) => isArpReply(f.payload, { from: dut.ipv4, to: probeIp, tolerant: true }), ANSWER_MS);
       });
       const replies = arpFrames(uniqueFrames(frames.filter((f) => f.slid === dut.lid))).filter((x) => x.arp.tpa === probeIp);
       await t.attachJson('ARP reply on the fabric', {
@@ -94,8 +61,8 @@ describe('RFC 4391 §9.2: ARP over IPoIB @arp', function () {
       // Reach the DUT only through what its reply said: the QPN and GID in its sender address.
       const advertised: IpoibHwAddr = arp.sha;
       const path = await t.probe.pathTo(advertised.gid, dut.pkey);
-      qp.send({ dlid: path.dlid, dqpn: advertised.qpn, qkey: group.qkey }, echoRequestFrame({ src: probeIp, dst: dut.ipv4, identifier: 0x4201, sequence: 1 }));
-      const echo = await frameOrNull(qp, (f) => echoReplyIn(f.payload, 0x4201) !== null, ANSWER_MS);
+      qp.send({ dlid: path.dlid, dqpn: advertised.qpn, qkey: group.qkey }, echoFrame(4, { src: probeIp, dst: dut.ipv4, identifier: 0x4201, sequence: 1 }));
+      const echo = await frameOrNull(qp, (f) => isEchoReply(f.payload, { family: 4, identifier: 0x4201 }), ANSWER_MS);
       await t.attachJson('echo to the advertised address', { dlid: path.dlid, dqpn: hex6(advertised.qpn), replied: echo !== null });
       expect(echo, `an echo reply to the echo request sent to QPN ${hex6(advertised.qpn)} (the QPN the DUT's ARP reply advertised)`).to.not.equal(null);
     },
@@ -153,10 +120,10 @@ describe('RFC 4391 §9.2: ARP over IPoIB @arp', function () {
       const probeIp = '192.0.2.202';
       const sha = probeHwAddr(t, named);
       await t.capture(async () => {
-        sendToGroup(asker, group, arpRequestFrame({ sha, spa: probeIp, tpa: dut.ipv4 }));
-        await frameOrNull(named, (f) => isArpReplyFor(f, { from: dut.ipv4, to: probeIp }), ANSWER_MS);
-        sendToDut(asker, dut, echoRequestFrame({ src: probeIp, dst: dut.ipv4, identifier: 0x4202, sequence: 1 }), group.qkey);
-        await frameOrNull(named, (f) => echoReplyIn(f.payload, 0x4202) !== null, ANSWER_MS);
+        sendToGroup(asker, group, arpFrame({ sha, spa: probeIp, tpa: dut.ipv4 }));
+        await frameOrNull(named, (f) => isArpReply(f.payload, { from: dut.ipv4, to: probeIp, tolerant: true }), ANSWER_MS);
+        sendToDut(asker, dut, echoFrame(4, { src: probeIp, dst: dut.ipv4, identifier: 0x4202, sequence: 1 }), group.qkey);
+        await frameOrNull(named, (f) => isEchoReply(f.payload, { family: 4, identifier: 0x4202 }), ANSWER_MS);
       });
       const onNamed = named.received();
       // Frames addressed to the asker (the broadcast copies of its own request aside).
@@ -166,9 +133,9 @@ describe('RFC 4391 §9.2: ARP over IPoIB @arp', function () {
         named: { qpn: hex6(named.qpn), all: onNamed.map((f) => ({ slid: f.slid, srcQpn: hex6(f.srcQpn), payload: f.payload.subarray(0, 40).toString('hex') })) },
       });
 
-      expect(onNamed.some((f) => isArpReplyFor(f, { from: dut.ipv4, to: probeIp })), `the ARP reply on the QPN named in the request (${hex6(named.qpn)})`).to.equal(true);
-      expect(onNamed.some((f) => echoReplyIn(f.payload, 0x4202) !== null), `the echo reply on the QPN named in the request (${hex6(named.qpn)})`).to.equal(true);
-      const unicastToAsker = onAsker.filter((f) => f.payload.length >= 4 && (isArpReplyFor(f, { from: dut.ipv4, to: probeIp }) || echoReplyIn(f.payload, 0x4202) !== null));
+      expect(onNamed.some((f) => isArpReply(f.payload, { from: dut.ipv4, to: probeIp, tolerant: true })), `the ARP reply on the QPN named in the request (${hex6(named.qpn)})`).to.equal(true);
+      expect(onNamed.some((f) => isEchoReply(f.payload, { family: 4, identifier: 0x4202 })), `the echo reply on the QPN named in the request (${hex6(named.qpn)})`).to.equal(true);
+      const unicastToAsker = onAsker.filter((f) => f.payload.length >= 4 && (isArpReply(f.payload, { from: dut.ipv4, to: probeIp, tolerant: true }) || isEchoReply(f.payload, { family: 4, identifier: 0x4202 })));
       expect(unicastToAsker.length, `replies from the DUT on the QP that sent the request (${hex6(asker.qpn)})`).to.equal(0);
     },
   );
@@ -189,10 +156,10 @@ describe('RFC 4391 §9.2: ARP over IPoIB @arp', function () {
       ];
       for (const c of cases) {
         const sha = probeHwAddr(t, qp, c.flags);
-        sendToGroup(qp, group, arpRequestFrame({ sha, spa: c.ip, tpa: dut.ipv4 }));
-        const reply = await frameOrNull(qp, (f) => isArpReplyFor(f, { from: dut.ipv4, to: c.ip }), ANSWER_MS);
-        sendToDut(qp, dut, echoRequestFrame({ src: c.ip, dst: dut.ipv4, identifier: c.id, sequence: 1 }), group.qkey);
-        const echo = await frameOrNull(qp, (f) => echoReplyIn(f.payload, c.id) !== null, ANSWER_MS);
+        sendToGroup(qp, group, arpFrame({ sha, spa: c.ip, tpa: dut.ipv4 }));
+        const reply = await frameOrNull(qp, (f) => isArpReply(f.payload, { from: dut.ipv4, to: c.ip, tolerant: true }), ANSWER_MS);
+        sendToDut(qp, dut, echoFrame(4, { src: c.ip, dst: dut.ipv4, identifier: c.id, sequence: 1 }), group.qkey);
+        const echo = await frameOrNull(qp, (f) => isEchoReply(f.payload, { family: 4, identifier: c.id }), ANSWER_MS);
         const replyArp = reply ? rawArp(reply.payload.subarray(4)) : null;
         results.push({ flags: hex2(c.flags), ip: c.ip, arpReply: replyArp ? { tha: formatHwAddr(replyArp.tha), srcQpn: hex6(reply!.srcQpn) } : null, echoReply: echo !== null });
       }
@@ -223,7 +190,7 @@ describe('RFC 4391 §9.2: ARP over IPoIB @arp', function () {
       const unicast = uniqueFrames(frames.filter((f) => f.slid === dut.lid && f.destQpn === peerLink.hwaddr.qpn));
       const truth = await t.probe.pathTo(peerLink.hwaddr.gid, dut.pkey);
       await t.attachJson('path lookups and unicast', {
-        lookups: lookups.map(saRequestSummary),
+        lookups: lookups.map(saMadSummary),
         unicast: unicast.map(frameSummary),
         saPath: { dlid: truth.dlid, rate: truth.rate, sl: truth.sl, mtu: truth.mtu },
         ping: pings.v4,

@@ -10,52 +10,26 @@ import { type Case, conformance } from '../harness/conformance.js';
 import type { IpoibFrame } from '../../src/lab/capture.js';
 import {
   ETH_P_ARP,
-  ETH_P_IP,
   JOIN_STATE_FULL,
   MAD_METHOD_SET,
   MCAST_QPN,
-  MGID_SCOPE_LINK,
   PKEY_FULL_MEMBER_BIT,
   QKEY_CONTROLLED_BIT,
   SA_ATTR_MCMEMBER_RECORD,
 } from '../../src/wire/constants.js';
-import { formatIpv4, parseIpv4 } from '../../src/wire/ip-text.js';
-import { ipv4Packet } from '../../src/wire/ipv4.js';
 import { mcMemberComponents, type McMemberRecord } from '../../src/wire/mcmember-record.js';
-import { broadcastMgid, formatGid } from '../../src/wire/mgid.js';
-import { parsePkey } from '../../src/wire/pkey.js';
-import { broadcastRecord, dutOnFabric, frameSummary, hex2, hex4, hex6, hex8, pollUntil, rawArp, saRequests, saRequestSummary } from './link-kit.js';
+import { formatGid } from '../../src/wire/mgid.js';
+import { frameSummary, saMadSummary, saRequests } from '../harness/capture-views.js';
+import { dutOnFabric, partitionBroadcastMgid, requirePartition, smGroups, subnetBroadcast } from '../harness/fabric-view.js';
+import { ipv4Of, rawArp } from '../harness/frames.js';
+import { hex2, hex4, hex6, hex8 } from '../harness/hex.js';
+import { addChild, waitForCarrier } from '../harness/node-actions.js';
+import { broadcastRecord } from '../harness/probe-helpers.js';
 
 /** The partition of the sim lab's child interfaces (lab/partitions/sim-lab.conf, `lab`). */
 const CHILD_PKEY = 0x8001;
 /** How long a new child interface gets to join its broadcast group and turn the carrier on. */
 const CARRIER_TIMEOUT_MS = 8_000;
-
-/** The broadcast-GID RFC 4391 gives a link: link scope unless configured otherwise, and the P_Key with its full-member bit. */
-function expectedBroadcastGid(pkey: number): Buffer {
-  return broadcastMgid(pkey | PKEY_FULL_MEMBER_BIT, MGID_SCOPE_LINK);
-}
-
-/** The directed broadcast address of the first IPv4 address (CIDR) of a node in the lab file. */
-function subnetBroadcast(addresses: readonly string[]): string | null {
-  const cidr = addresses.find((a) => !a.includes(':'));
-  if (!cidr) return null;
-  const [addr, len] = cidr.split('/');
-  const prefix = Number(len ?? 32);
-  const host = prefix >= 32 ? 0 : 0xffffffff >>> prefix;
-  const out = Buffer.alloc(4);
-  out.writeUInt32BE((parseIpv4(addr ?? '').readUInt32BE(0) | host) >>> 0, 0);
-  return formatIpv4(out);
-}
-
-function ipv4Dst(f: IpoibFrame): string | null {
-  if (f.header?.type !== ETH_P_IP) return null;
-  try {
-    return ipv4Packet.decode(f.body, 0).value.header.dst;
-  } catch {
-    return null;
-  }
-}
 
 /** Every field of a multicast frame's addressing that RFC 4391 ties to the broadcast group's record. */
 function multicastAddressing(f: IpoibFrame): Record<string, string | number | null> {
@@ -84,12 +58,6 @@ function recordAddressing(r: McMemberRecord): Record<string, string | number | n
   };
 }
 
-/** Skips unless the lab file lists `pkey` as an IPoIB partition. */
-function requireIpoibPartition(t: Case, pkey: number): void {
-  const p = t.lab.lab.partitions.find((x) => parsePkey(x.pkey) === pkey);
-  if (!p || !p.ipoib) t.skip(`the lab file has no IPoIB partition ${hex4(pkey)} for a child interface`);
-}
-
 describe('RFC 4391 §4.1, §5: the broadcast group @multicast', () => {
   conformance({
     covers: ['RFC4391-4-h', 'RFC4391-4.1-a', 'RFC4391-4.1-f', 'RFC4391-5-b'],
@@ -98,7 +66,7 @@ describe('RFC 4391 §4.1, §5: the broadcast group @multicast', () => {
     requires: ['probe', 'sa'],
   }, async (t: Case) => {
     const dut = await dutOnFabric(t);
-    const want = expectedBroadcastGid(dut.pkey);
+    const want = partitionBroadcastMgid(dut.pkey);
     const link = await t.dut.adapter.link();
     const members = await t.probe.groupMembers(want);
     await t.attachJson('DUT interface', { ifname: link.ifname, pkey: hex4(dut.pkey), broadcast: formatGid(link.broadcast.gid), broadcastQpn: hex6(link.broadcast.qpn) });
@@ -135,8 +103,8 @@ describe('RFC 4391 §4.1, §5: the broadcast group @multicast', () => {
     await t.attachJson('broadcast group record (SA)', record);
     const wanted: Array<{ name: string; match: (f: IpoibFrame) => boolean }> = [
       { name: `ARP request for ${peerIpv4}`, match: (f) => f.header?.type === ETH_P_ARP && rawArp(f.body)?.op === 1 && rawArp(f.body)?.tpa === peerIpv4 },
-      { name: 'ICMP echo to 255.255.255.255', match: (f) => ipv4Dst(f) === '255.255.255.255' },
-      { name: `ICMP echo to ${directed}`, match: (f) => ipv4Dst(f) === directed },
+      { name: 'ICMP echo to 255.255.255.255', match: (f) => ipv4Of(f.ib.payload)?.header.dst === '255.255.255.255' },
+      { name: `ICMP echo to ${directed}`, match: (f) => ipv4Of(f.ib.payload)?.header.dst === directed },
     ];
     const want = recordAddressing(record);
     for (const w of wanted) {
@@ -153,21 +121,18 @@ describe('RFC 4391 §4.1, §5: the broadcast group @multicast', () => {
     requires: ['wire-capture', 'probe', 'sa', 'partitions'],
     timeoutMs: 40_000,
   }, async (t: Case) => {
-    requireIpoibPartition(t, CHILD_PKEY);
+    requirePartition(t, CHILD_PKEY, true, 'an IPoIB partition for a child interface');
     const me = await dutOnFabric(t);
-    const want = expectedBroadcastGid(CHILD_PKEY);
-    const a = t.dut.adapter;
+    const want = partitionBroadcastMgid(CHILD_PKEY);
     const { result: link, packets } = await t.capture(async () => {
-      const child = await a.createChildSysfs(CHILD_PKEY);
-      t.defer(child.undo, `delete ${child.ifname} (and with it its admin state)`);
-      await a.setUp(true, child.ifname);
-      return pollUntil(() => a.link(child.ifname), (l) => l.carrier, CARRIER_TIMEOUT_MS, 0);
+      const child = await addChild(t, t.dut, CHILD_PKEY);
+      return (await waitForCarrier(t.dut, child.ifname, CARRIER_TIMEOUT_MS, 0)).value;
     }, { nodes: [t.dut.fabricNode] });
     const requests = saRequests(packets, { slid: me.lid });
     const joins = requests.filter((r) => r.method === MAD_METHOD_SET && r.attributeId === SA_ATTR_MCMEMBER_RECORD && r.mcMember?.mgid.equals(want));
     const members = await t.probe.groupMembers(want);
     await t.attachJson('child interface', link);
-    await t.attachJson('SA requests from the DUT', requests.map(saRequestSummary));
+    await t.attachJson('SA requests from the DUT', requests.map(saMadSummary));
     await t.attachJson(`SA records of ${formatGid(want)}`, members);
     expect(formatGid(link.broadcast.gid), `${link.ifname}'s broadcast address`).to.equal(formatGid(want));
     expect(joins.length, `SA joins (SubnAdmSet MCMemberRecord) of ${formatGid(want)} from the DUT (MGIDs joined: ${requests.filter((r) => r.mcMember).map((r) => formatGid(r.mcMember!.mgid)).join(', ') || 'none'})`).to.be.greaterThan(0);
@@ -192,10 +157,9 @@ describe('RFC 4391 §4.1, §5: the broadcast group @multicast', () => {
     requires: ['probe', 'sa', 'fabric-control'],
   }, async (t: Case) => {
     const me = await dutOnFabric(t);
-    const mgid = expectedBroadcastGid(me.pkey);
+    const mgid = partitionBroadcastMgid(me.pkey);
     const record = await broadcastRecord(t, me.pkey);
-    const status = (await t.lab.sim!.status()) as { groups?: Array<{ mgid: string; preCreated?: boolean }> };
-    const group = status.groups?.find((g) => g.mgid === formatGid(mgid));
+    const group = (await smGroups(t))?.find((g) => g.mgid.equals(mgid));
     await t.attachJson('broadcast group', { record, sm: group ?? null });
     if (group?.preCreated) {
       t.skip(`the SM pre-created ${formatGid(mgid)} with Q_Key ${hex8(record.qkey)} from its partition configuration; the DUT only joined it, so the Q_Key is not the DUT's choice`);

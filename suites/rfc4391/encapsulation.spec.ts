@@ -10,56 +10,22 @@ import { type Case, conformance } from '../harness/conformance.js';
 import type { DutInterface } from '../../src/lab/adapters/dut.js';
 import type { IpoibFrame } from '../../src/lab/capture.js';
 import type { ProbeFrame, ProbeQp } from '../../src/lab/probe.js';
-import { arp, arpOverIpoib } from '../../src/wire/arp.js';
-import { encodeToBuffer } from '../../src/wire/codec.js';
-import {
-  ARP_OP_REPLY,
-  ARP_OP_REQUEST,
-  ARPHRD_INFINIBAND,
-  ETH_P_ARP,
-  ETH_P_IP,
-  ETH_P_IPV6,
-  IPOIB_HEADER_LEN,
-  MCAST_QPN,
-  OP_UD_SEND_ONLY,
-} from '../../src/wire/constants.js';
-import { ICMP_ECHO_REPLY, ICMP_ECHO_REQUEST, IPPROTO_ICMP, icmpv4Message, withIcmpChecksum } from '../../src/wire/icmp.js';
-import { etherTypeName, ipoibHeader } from '../../src/wire/ipoib-header.js';
+import { arp } from '../../src/wire/arp.js';
+import { ARPHRD_INFINIBAND, ETH_P_ARP, ETH_P_IP, ETH_P_IPV6, IPOIB_HEADER_LEN, MCAST_QPN, OP_UD_SEND_ONLY } from '../../src/wire/constants.js';
+import { etherTypeName } from '../../src/wire/ipoib-header.js';
 import type { IpoibHwAddr } from '../../src/wire/ipoib-hwaddr.js';
-import { ipv4Packet, makeIpv4Packet } from '../../src/wire/ipv4.js';
+import { ipv4Packet } from '../../src/wire/ipv4.js';
 import { formatGid } from '../../src/wire/mgid.js';
+import { frameSummary, probeFrameSummary } from '../harness/capture-views.js';
+import { lidOf } from '../harness/fabric-view.js';
+import { arpFrame, echoFrame, isArpReply, isEchoReply } from '../harness/frames.js';
+import { hex } from '../harness/hex.js';
+import { ANSWER_MS, forgetProbeAfter, frameOrNull, openQp, probeHwAddr } from '../harness/probe-helpers.js';
 
 /** An address in the DUT's IPv4 subnet that no lab node holds: the probe speaks as this host. */
 const PROBE_IPV4 = '192.0.2.77';
-/** How long the DUT gets to answer one probe frame. */
-const REPLY_TIMEOUT_MS = 2_000;
 /** Reserved values the receive check sends: all ones, only the lowest bit, only the highest bit. */
 const RESERVED_VALUES = [0xffff, 0x0001, 0x8000] as const;
-
-const hex = (n: number, digits: number): string => `0x${n.toString(16).padStart(digits, '0')}`;
-
-/** One IPoIB frame: the 4-octet header, then the payload. */
-function ipoibFrame(type: number, reserved: number, payload: Buffer): Buffer {
-  return Buffer.concat([encodeToBuffer(ipoibHeader, { type, reserved }), payload]);
-}
-
-/** What a frame carries, for evidence. */
-function describeFrame(f: IpoibFrame): Record<string, unknown> {
-  return {
-    slid: f.slid,
-    dlid: f.dlid,
-    srcQpn: hex(f.srcQpn, 6),
-    destQpn: hex(f.destQpn, 6),
-    opcode: hex(f.ib.bth.opcode, 2),
-    deth: f.ib.deth !== undefined,
-    qkey: hex(f.qkey, 8),
-    pkey: hex(f.pkey, 4),
-    grhDgid: f.ib.grh ? formatGid(f.ib.grh.dgid) : null,
-    type: f.header ? etherTypeName(f.header.type) : null,
-    reserved: f.header ? hex(f.header.reserved, 4) : null,
-    udPayloadBytes: f.ib.payload.length,
-  };
-}
 
 /** The payload's own idea of its protocol: IP version nibble, or ARP hardware type. */
 function payloadKind(f: IpoibFrame): string {
@@ -92,7 +58,7 @@ async function dutTraffic(t: Case): Promise<{ frames: IpoibFrame[]; dutLid: numb
   const { dut, peer } = t;
   if (!dut.ipv4 || !peer.ipv4 || !dut.ipv6 || !peer.ipv6) t.skip('the lab file gives the DUT and the peer no IPv4 and IPv6 addresses');
   const link = await dut.adapter.link();
-  const dutLid = (await t.probe.pathTo(link.hwaddr.gid, link.pkey ?? 0xffff)).dlid;
+  const dutLid = await lidOf(t, link.hwaddr.gid, link.pkey ?? 0xffff);
   t.defer(await dut.adapter.flushNeighbours());
   t.defer(await peer.adapter.flushNeighbours());
   const dutIpv4 = dut.ipv4;
@@ -104,7 +70,7 @@ async function dutTraffic(t: Case): Promise<{ frames: IpoibFrame[]; dutLid: numb
   }, { nodes: [dut.fabricNode] });
   await t.attachJson('pings', result);
   const sent = frames.filter((f) => f.slid === dutLid);
-  await t.attachJson('frames the DUT sent', sent.map(describeFrame));
+  await t.attachJson('frames the DUT sent', sent.map(frameSummary));
   // Whether the pings were answered is left to the cases that judge resolution; here they only make traffic.
   return { frames: sent, dutLid, link };
 }
@@ -175,48 +141,27 @@ async function probeHost(t: Case): Promise<ProbeHost> {
   if (!dutIpv4) t.skip('the lab file gives the DUT no IPv4 address');
   const link = await t.dut.adapter.link();
   const pkey = link.pkey ?? 0xffff;
-  const pkeyIndex = t.probe.pkeyIndexOf(pkey);
-  if (pkeyIndex < 0) t.skip(`the probe port lacks the DUT's P_Key ${hex(pkey, 4)}`);
   const [record] = await t.probe.groupMembers(link.broadcast.gid);
   if (!record) throw new Error(`the SA has no record of the DUT's broadcast group ${formatGid(link.broadcast.gid)}`);
-  const path = await t.probe.pathTo(link.hwaddr.gid, pkey);
-  const qp = await t.probe.openQp({ qkey: record.qkey, pkeyIndex });
-  t.defer(() => qp.close(), 'close the probe QP');
+  const qp = await openQp(t, { pkey, qkey: record.qkey });
+  const dutLid = await lidOf(t, link.hwaddr.gid, pkey);
   // The DUT learns the probe's address from its ARP requests; that entry goes after the case.
-  t.defer(async () => void (await t.dut.adapter.flushNeighbours()), `flush the DUT's neighbour entry for ${PROBE_IPV4}`);
-  return { qp, dutLid: path.dlid, dutQpn: link.hwaddr.qpn, dutGid: link.hwaddr.gid, qkey: record.qkey, dutIpv4, sha: { flags: 0, qpn: qp.qpn, gid: t.probe.gid } };
+  forgetProbeAfter(t);
+  return { qp, dutLid, dutQpn: link.hwaddr.qpn, dutGid: link.hwaddr.gid, qkey: record.qkey, dutIpv4, sha: probeHwAddr(t, qp) };
 }
 
 function arpRequest(h: ProbeHost, reserved: number): Buffer {
-  const req = arpOverIpoib({ op: ARP_OP_REQUEST, sha: h.sha, spa: PROBE_IPV4, tha: { flags: 0, qpn: 0, gid: Buffer.alloc(16) }, tpa: h.dutIpv4 });
-  return ipoibFrame(ETH_P_ARP, reserved, encodeToBuffer(arp, req));
+  return arpFrame({ sha: h.sha, spa: PROBE_IPV4, tpa: h.dutIpv4, reserved });
 }
 
 function echoRequest(h: ProbeHost, reserved: number, sequence: number): Buffer {
-  const icmp = withIcmpChecksum({ type: ICMP_ECHO_REQUEST, code: 0, checksum: 0, identifier: 0x4391, sequence, data: Buffer.from('ipoib encapsulation check') });
-  const ip = makeIpv4Packet({ src: PROBE_IPV4, dst: h.dutIpv4, protocol: IPPROTO_ICMP, payload: encodeToBuffer(icmpv4Message, icmp), identification: sequence });
-  return ipoibFrame(ETH_P_IP, reserved, encodeToBuffer(ipv4Packet, ip));
+  return echoFrame(4, { src: PROBE_IPV4, dst: h.dutIpv4, identifier: 0x4391, sequence, data: Buffer.from('ipoib encapsulation check') }, reserved);
 }
 
-function isArpReply(f: ProbeFrame): boolean {
-  const h = ipoibHeader.decode(f.payload, 0).value;
-  if (h.type !== ETH_P_ARP) return false;
-  const a = arp.decode(f.payload, IPOIB_HEADER_LEN).value;
-  return a.op === ARP_OP_REPLY && a.tpa === PROBE_IPV4;
-}
+const isArpReplyToProbe = (f: ProbeFrame): boolean => isArpReply(f.payload, { to: PROBE_IPV4 });
 
-function isEchoReply(sequence: number): (f: ProbeFrame) => boolean {
-  return (f) => {
-    if (f.payload.length < IPOIB_HEADER_LEN || ipoibHeader.decode(f.payload, 0).value.type !== ETH_P_IP) return false;
-    const ip = ipv4Packet.decode(f.payload, IPOIB_HEADER_LEN).value;
-    if (ip.header.protocol !== IPPROTO_ICMP || ip.header.dst !== PROBE_IPV4) return false;
-    const m = icmpv4Message.decode(ip.payload, 0).value;
-    return m.type === ICMP_ECHO_REPLY && m.sequence === sequence;
-  };
-}
-
-function frameSummary(f: ProbeFrame): Record<string, unknown> {
-  return { atMs: Math.round(f.atMs), srcQpn: hex(f.srcQpn, 6), slid: f.slid, qkey: hex(f.qkey, 8), grh: f.grh !== undefined, payload: f.payload.subarray(0, 32).toString('hex') };
+function isEchoReplyToProbe(sequence: number): (f: ProbeFrame) => boolean {
+  return (f) => isEchoReply(f.payload, { family: 4, dst: PROBE_IPV4, sequence });
 }
 
 describe('RFC 4391 §6: what the DUT accepts @encap', () => {
@@ -232,15 +177,15 @@ describe('RFC 4391 §6: what the DUT accepts @encap', () => {
     for (const reserved of RESERVED_VALUES) {
       h.qp.clear();
       h.qp.send({ dlid: h.dutLid, dqpn: h.dutQpn, qkey: h.qkey }, arpRequest(h, reserved));
-      const arpReply = await h.qp.waitFor(isArpReply, REPLY_TIMEOUT_MS).catch(() => null);
+      const arpReply = await frameOrNull(h.qp, isArpReplyToProbe, ANSWER_MS);
       outcome[`ARP request, Reserved ${hex(reserved, 4)}`] = arpReply ? 'answered' : 'no reply';
       sequence += 1;
       h.qp.send({ dlid: h.dutLid, dqpn: h.dutQpn, qkey: h.qkey }, echoRequest(h, reserved, sequence));
-      const echoReply = await h.qp.waitFor(isEchoReply(sequence), REPLY_TIMEOUT_MS).catch(() => null);
+      const echoReply = await frameOrNull(h.qp, isEchoReplyToProbe(sequence), ANSWER_MS);
       outcome[`ICMP echo request, Reserved ${hex(reserved, 4)}`] = echoReply ? 'answered' : 'no reply';
     }
     await t.attachJson('outcome per frame', outcome);
-    await t.attachJson('frames at the probe', h.qp.received().map(frameSummary));
+    await t.attachJson('frames at the probe', h.qp.received().map(probeFrameSummary));
     for (const [frame, result] of Object.entries(outcome)) expect(result, `the DUT's answer to an ${frame}`).to.equal('answered');
   });
 
@@ -253,8 +198,8 @@ describe('RFC 4391 §6: what the DUT accepts @encap', () => {
     const h = await probeHost(t);
     // The DUT learns the probe's address from the ARP request, so its echo replies can leave.
     h.qp.send({ dlid: h.dutLid, dqpn: h.dutQpn, qkey: h.qkey }, arpRequest(h, 0));
-    const arpReply = await h.qp.waitFor(isArpReply, REPLY_TIMEOUT_MS).catch(() => null);
-    await t.attachJson('ARP reply', arpReply ? frameSummary(arpReply) : null);
+    const arpReply = await frameOrNull(h.qp, isArpReplyToProbe, ANSWER_MS);
+    await t.attachJson('ARP reply', arpReply ? probeFrameSummary(arpReply) : null);
     expect(arpReply, `the DUT answers the probe's ARP request for ${h.dutIpv4} (needed before the echoes)`).to.not.equal(null);
     const outcome: Record<string, string> = {};
     const variants = [
@@ -263,11 +208,11 @@ describe('RFC 4391 §6: what the DUT accepts @encap', () => {
     ];
     for (const v of variants) {
       h.qp.send({ dlid: h.dutLid, dqpn: h.dutQpn, qkey: h.qkey, ...(v.grh ? { grh: v.grh } : {}) }, echoRequest(h, 0, v.sequence));
-      const reply = await h.qp.waitFor(isEchoReply(v.sequence), REPLY_TIMEOUT_MS).catch(() => null);
+      const reply = await frameOrNull(h.qp, isEchoReplyToProbe(v.sequence), ANSWER_MS);
       outcome[v.name] = reply ? 'answered' : 'no reply';
     }
     await t.attachJson('outcome per echo', outcome);
-    await t.attachJson('frames at the probe', h.qp.received().map(frameSummary));
+    await t.attachJson('frames at the probe', h.qp.received().map(probeFrameSummary));
     for (const [name, result] of Object.entries(outcome)) expect(result, `the DUT's answer to an ICMP echo ${name}`).to.equal('answered');
   });
 });

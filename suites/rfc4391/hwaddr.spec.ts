@@ -10,8 +10,13 @@ import { ARP_OP_REQUEST, IPOIB_FLAGS_RESERVED_MASK, MCAST_QPN, QPN_GSI, QPN_SMI 
 import { formatHwAddr, type IpoibHwAddr } from '../../src/wire/ipoib-hwaddr.js';
 import { broadcastMgid, formatGid } from '../../src/wire/mgid.js';
 import { linuxPkey } from '../../src/wire/pkey.js';
+import { arpFrames, frameSummary, uniqueFrames } from '../harness/capture-views.js';
 import { conformance } from '../harness/conformance.js';
-import { arpFrames, broadcastRecord, dutOnFabric, frameSummary, hex6, ndIn, resolvePeerAfresh, smPortOf, uniqueFrames } from './link-kit.js';
+import { dutOnFabric, smPortOf } from '../harness/fabric-view.js';
+import { ndOf } from '../harness/frames.js';
+import { hex6 } from '../harness/hex.js';
+import { resolvePeerAfresh } from '../harness/node-actions.js';
+import { broadcastRecord } from '../harness/probe-helpers.js';
 
 /** The sender addresses the DUT put in its ARP and ND during one capture. */
 interface Advertised {
@@ -24,7 +29,7 @@ function advertisedBy(frames: readonly IpoibFrame[], dutLid: number): Advertised
   const out: Advertised = { arp: [], nd: [] };
   for (const { frame, arp } of arpFrames(mine)) out.arp.push({ frame, sha: arp.sha });
   for (const f of mine) {
-    const nd = ndIn(f);
+    const nd = ndOf(f.ib.payload);
     if (!nd) continue;
     for (const opt of nd.message.options) {
       if (opt.kind === 'lladdr') out.nd.push({ frame: f, address: opt.address, type: opt.type });

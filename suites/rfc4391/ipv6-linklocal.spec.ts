@@ -9,8 +9,10 @@ import { expect } from 'chai';
 import { ICMPV6_NS } from '../../src/wire/constants.js';
 import { formatIpv6, parseIpv6 } from '../../src/wire/ip-text.js';
 import { linkLocalFromGuid } from '../../src/wire/ipv6-iid.js';
+import { frameSummary, uniqueFrames } from '../harness/capture-views.js';
 import { conformance, type Case } from '../harness/conformance.js';
-import { dutOnFabric, frameSummary, ndIn, smPortOf, uniqueFrames } from './link-kit.js';
+import { dutOnFabric, smPortOf } from '../harness/fabric-view.js';
+import { ndOf } from '../harness/frames.js';
 
 const U_BIT = 0x02;
 
@@ -71,13 +73,13 @@ describe('RFC 4391 §8: IPv6 link-local address from the port GUID @ipv6', funct
         return t.dut.adapter.ping(peerLinkLocal.address, { count: 1, waitSeconds: 2 });
       });
       const ns = uniqueFrames(frames.filter((f) => f.slid === dut.lid)).filter((f) => {
-        const nd = ndIn(f);
+        const nd = ndOf(f.ib.payload);
         return nd !== null && nd.message.type === ICMPV6_NS && nd.message.target.equals(target);
       });
-      await t.attachJson('NS for the peer link-local address', { expectedSource: want, peer: peerLinkLocal.address, ping, ns: ns.map((f) => ({ ...frameSummary(f), src: formatIpv6(ndIn(f)!.src) })) });
+      await t.attachJson('NS for the peer link-local address', { expectedSource: want, peer: peerLinkLocal.address, ping, ns: ns.map((f) => ({ ...frameSummary(f), src: formatIpv6(ndOf(f.ib.payload)!.src) })) });
 
       expect(ns.length, `NSs from the DUT for ${peerLinkLocal.address}`).to.be.greaterThan(0);
-      for (const f of ns) expect(formatIpv6(ndIn(f)!.src), 'IPv6 source of the DUT NS').to.equal(want);
+      for (const f of ns) expect(formatIpv6(ndOf(f.ib.payload)!.src), 'IPv6 source of the DUT NS').to.equal(want);
       expect(ping.received, `echo replies from ${peerLinkLocal.address}`).to.be.greaterThan(0);
     },
   );

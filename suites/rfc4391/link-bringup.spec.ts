@@ -9,22 +9,15 @@
 import { expect } from 'chai';
 import { type Case, conformance } from '../harness/conformance.js';
 import type { CapturedPacket, IpoibFrame } from '../../src/lab/capture.js';
-import { CommandFailedError, IpoibControlError } from '../../src/errors.js';
-import { madsOf } from '../../src/lab/ipoib-frames.js';
-import {
-  MAD_METHOD_GET_RESP,
-  MAD_METHOD_SET,
-  MGMT_CLASS_SUBN_ADM,
-  PKEY_BASE_MASK,
-  PKEY_FULL_MEMBER_BIT,
-  SA_ATTR_MCMEMBER_RECORD,
-} from '../../src/wire/constants.js';
+import { MAD_METHOD_GET_RESP, MAD_METHOD_SET, PKEY_BASE_MASK, PKEY_FULL_MEMBER_BIT, SA_ATTR_MCMEMBER_RECORD } from '../../src/wire/constants.js';
 import { SA_ERR_REQ_INVALID, saErrorCode } from '../../src/wire/mad.js';
-import { mcMemberRecord } from '../../src/wire/mcmember-record.js';
 import { broadcastMgid, formatGid } from '../../src/wire/mgid.js';
-import { parsePkey } from '../../src/wire/pkey.js';
-import { parseSaMad } from '../../src/wire/sa.js';
-import { broadcastRecord, dutOnFabric, frameSummary, hex4, hex8, pollUntil, saRequests, saRequestSummary, sleep } from './link-kit.js';
+import { frameSummary, saMadSummary, saMcMemberMads, saRequests } from '../harness/capture-views.js';
+import { dutOnFabric, requirePartition, smPortOf } from '../harness/fabric-view.js';
+import { hex4, hex8 } from '../harness/hex.js';
+import { addChild, waitForCarrier } from '../harness/node-actions.js';
+import { sleep } from '../harness/poll.js';
+import { broadcastRecord } from '../harness/probe-helpers.js';
 
 /** Partitions of the sim lab (lab/partitions/sim-lab.conf) the cases need, by what makes each useful. */
 const PKEY_NO_GROUP = 0x8003; // `dark`: no ipoib flag, so no broadcast group exists
@@ -42,63 +35,14 @@ const FAILED_JOIN_WATCH_MS = 300;
 /** How long a child on a working partition gets to join and turn the carrier on. */
 const CARRIER_TIMEOUT_MS = 8_000;
 
-interface SaResponse {
-  tsUs: number;
-  transactionId: bigint;
-  status: number;
-  mgid: string;
-}
-
-/** MCMemberRecord responses the SA sent to `dlid`, once each. */
-function joinResponses(packets: readonly CapturedPacket[], dlid: number): SaResponse[] {
-  const out: SaResponse[] = [];
-  const seen = new Set<bigint>();
-  for (const m of madsOf(packets)) {
-    const h = m.mad?.header;
-    if (!h || m.dlid !== dlid || h.mgmtClass !== MGMT_CLASS_SUBN_ADM || h.method !== MAD_METHOD_GET_RESP || h.attributeId !== SA_ATTR_MCMEMBER_RECORD) continue;
-    if (seen.has(h.transactionId)) continue;
-    seen.add(h.transactionId);
-    const rec = mcMemberRecord.decode(parseSaMad(m.ib.payload).data, 0).value;
-    out.push({ tsUs: m.packet.tsUs, transactionId: h.transactionId, status: h.status, mgid: formatGid(rec.mgid) });
-  }
-  return out;
+/** The SA's answers to MCMemberRecord requests of the port at `dlid`, once each. */
+function joinResponses(packets: readonly CapturedPacket[], dlid: number): ReturnType<typeof saMcMemberMads> {
+  return saMcMemberMads(packets).filter((m) => m.dlid === dlid && m.method === MAD_METHOD_GET_RESP);
 }
 
 /** IPoIB frames (ARP, IP: anything but MADs) the DUT sent in partition `pkey`. */
 function dataFramesIn(frames: readonly IpoibFrame[], dutLid: number, pkey: number): IpoibFrame[] {
   return frames.filter((f) => f.slid === dutLid && (f.pkey & PKEY_BASE_MASK) === (pkey & PKEY_BASE_MASK));
-}
-
-/** Skips unless the lab file lists partition `pkey` with the given ipoib flag. */
-function requirePartition(t: Case, pkey: number, ipoib: boolean, why: string): void {
-  const p = t.lab.lab.partitions.find((x) => parsePkey(x.pkey) === pkey);
-  if (!p || p.ipoib !== ipoib) t.skip(`the lab file has no partition ${hex4(pkey)}${ipoib ? ' with an IPoIB broadcast group' : ' without one'} (${why})`);
-}
-
-/** The DUT port's P_Key table as the SM holds it (sim), or null. */
-async function dutPkeyTable(t: Case): Promise<number[] | null> {
-  if (!t.lab.sim) return null;
-  const status = (await t.lab.sim.status()) as { ports?: Array<{ node: string; pkeys: number[] }> };
-  return status.ports?.find((p) => p.node === t.dut.fabricNode)?.pkeys ?? null;
-}
-
-/**
- * Creates a DUT child for `pkey` and sets it up. One undo is queued, the deletion: it takes the
- * child's admin state and addresses with it, and every further undo would cost a control call.
- * With `upMayBeRefused`, a DUT that refuses to set the child up (a conforming way to stay down)
- * is not an error: the refusal is returned.
- */
-async function upChild(t: Case, pkey: number, o: { upMayBeRefused?: boolean } = {}): Promise<{ ifname: string; upRefused: string | null }> {
-  const a = t.dut.adapter;
-  const child = await a.createChildSysfs(pkey);
-  t.defer(child.undo, `delete ${child.ifname} (and with it its state and addresses)`);
-  try {
-    await a.setUp(true, child.ifname);
-  } catch (e) {
-    if (!o.upMayBeRefused || !(e instanceof CommandFailedError || e instanceof IpoibControlError)) throw e;
-    return { ifname: child.ifname, upRefused: e.message };
-  }
-  return { ifname: child.ifname, upRefused: null };
 }
 
 /** Gives the child CHILD_CIDR and pings CHILD_NEIGHBOUR from it: a DUT that thinks the link is usable sends ARP. */
@@ -110,7 +54,7 @@ async function provokeArp(t: Case, ifname: string): Promise<void> {
 
 /** A child that is up (or refused to be), with traffic provoked when it is. */
 async function childWithTraffic(t: Case, pkey: number, o: { upMayBeRefused?: boolean } = {}): Promise<{ ifname: string; upRefused: string | null }> {
-  const child = await upChild(t, pkey, o);
+  const child = await addChild(t, t.dut, pkey, o);
   if (child.upRefused === null) await provokeArp(t, child.ifname);
   return child;
 }
@@ -133,7 +77,7 @@ describe('RFC 4391 §2, §5: link bring-up and the broadcast join @multicast', (
     const sent = dataFramesIn(frames, me.lid, PKEY_NO_GROUP);
     const joins = saRequests(packets, { slid: me.lid }).filter((r) => r.method === MAD_METHOD_SET && r.attributeId === SA_ATTR_MCMEMBER_RECORD);
     await t.attachJson('child interface', link);
-    await t.attachJson('SA joins from the DUT', joins.map(saRequestSummary));
+    await t.attachJson('SA joins from the DUT', joins.map(saMadSummary));
     await t.attachJson(`ARP/IP frames the DUT sent in ${hex4(PKEY_NO_GROUP)}`, sent.map(frameSummary));
     expect(link.carrier, `carrier of ${link.ifname}, whose broadcast group ${formatGid(broadcastMgid(PKEY_NO_GROUP))} does not exist`).to.equal(false);
     expect(sent.map(frameSummary), `ARP or IP frames the DUT sent in partition ${hex4(PKEY_NO_GROUP)} without a broadcast group`).to.deep.equal([]);
@@ -160,9 +104,9 @@ describe('RFC 4391 §2, §5: link bring-up and the broadcast join @multicast', (
       return t.dut.adapter.link(ifname);
     }, { nodes: [t.dut.fabricNode] });
     const sent = dataFramesIn(frames, me.lid, PKEY_CHILDREN);
-    const responses = joinResponses(packets, me.lid).filter((r) => r.mgid === formatGid(bcast));
+    const responses = joinResponses(packets, me.lid).filter((r) => r.mcMember.mgid.equals(bcast));
     await t.attachJson('child interface', link);
-    await t.attachJson(`SA answers to the DUT's joins of ${formatGid(bcast)}`, responses.map((r) => ({ ...r, transactionId: `0x${r.transactionId.toString(16)}`, saError: saErrorCode(r.status) })));
+    await t.attachJson(`SA answers to the DUT's joins of ${formatGid(bcast)}`, responses.map((r) => ({ ...saMadSummary(r), saError: saErrorCode(r.status) })));
     await t.attachJson(`ARP/IP frames the DUT sent in ${hex4(PKEY_CHILDREN)}`, sent.map(frameSummary));
     // The lab's part: the DUT asked and the SA said no. Without that the case proves nothing.
     if (!responses.some((r) => saErrorCode(r.status) === SA_ERR_REQ_INVALID)) {
@@ -179,7 +123,7 @@ describe('RFC 4391 §2, §5: link bring-up and the broadcast join @multicast', (
     requires: ['wire-capture', 'probe', 'sa', 'partitions'],
     timeoutMs: 45_000,
   }, async (t: Case) => {
-    const table = await dutPkeyTable(t);
+    const table = (await smPortOf(t, t.dut.fabricNode))?.pkeys ?? null;
     if (!table) t.skip('the DUT port\'s P_Key table cannot be read on this lab (sim status)');
     if (table.some((k) => (k & PKEY_BASE_MASK) === (PKEY_NOT_IN_DUT_TABLE & PKEY_BASE_MASK))) {
       t.skip(`the DUT port holds ${hex4(PKEY_NOT_IN_DUT_TABLE)}; the case needs a P_Key it lacks`);
@@ -197,8 +141,8 @@ describe('RFC 4391 §2, §5: link bring-up and the broadcast join @multicast', (
     const sent = dataFramesIn(frames, me.lid, PKEY_NOT_IN_DUT_TABLE);
     await t.attachJson('DUT port P_Key table (SM)', table.map(hex4));
     await t.attachJson('child interface', link);
-    await t.attachJson('SA requests from the DUT', requests.map(saRequestSummary));
-    expect(inPartition.map(saRequestSummary), `SA multicast requests the DUT made for partition ${hex4(PKEY_NOT_IN_DUT_TABLE)}, absent from its port's P_Key table`).to.deep.equal([]);
+    await t.attachJson('SA requests from the DUT', requests.map(saMadSummary));
+    expect(inPartition.map(saMadSummary), `SA multicast requests the DUT made for partition ${hex4(PKEY_NOT_IN_DUT_TABLE)}, absent from its port's P_Key table`).to.deep.equal([]);
     expect(sent.map(frameSummary), `frames the DUT sent with P_Key ${hex4(PKEY_NOT_IN_DUT_TABLE)}`).to.deep.equal([]);
     expect(link.carrier, `carrier of ${link.ifname}, whose P_Key the port lacks`).to.equal(false);
   });
@@ -214,15 +158,14 @@ describe('RFC 4391 §2, §5: link bring-up and the broadcast join @multicast', (
     const me = await dutOnFabric(t);
     const record = await broadcastRecord(t, PKEY_OTHER_QKEY | PKEY_FULL_MEMBER_BIT);
     const bcast = formatGid(record.mgid);
-    const a = t.dut.adapter;
     const { result: link, packets, frames } = await t.capture(async () => {
-      const child = await upChild(t, PKEY_OTHER_QKEY);
-      const up = await pollUntil(() => a.link(child.ifname), (l) => l.carrier, CARRIER_TIMEOUT_MS, 0);
+      const child = await addChild(t, t.dut, PKEY_OTHER_QKEY);
+      const up = (await waitForCarrier(t.dut, child.ifname, CARRIER_TIMEOUT_MS, 0)).value;
       if (up.carrier) await provokeArp(t, child.ifname);
       return up;
     }, { nodes: [t.dut.fabricNode] });
     const sent = dataFramesIn(frames, me.lid, PKEY_OTHER_QKEY);
-    const joined = joinResponses(packets, me.lid).filter((r) => r.mgid === bcast && r.status === 0);
+    const joined = joinResponses(packets, me.lid).filter((r) => formatGid(r.mcMember.mgid) === bcast && r.status === 0);
     await t.attachJson('child interface', link);
     await t.attachJson('broadcast group record (SA)', record);
     await t.attachJson(`frames the DUT sent in ${hex4(PKEY_OTHER_QKEY)}`, sent.map(frameSummary));

@@ -7,12 +7,13 @@ import { expect } from 'chai';
 import { type Case, conformance } from '../harness/conformance.js';
 import type { DutInterface } from '../../src/lab/adapters/dut.js';
 import type { IpoibFrame } from '../../src/lab/capture.js';
-import { ETH_P_IP, IB_MTU_CODE_TO_BYTES, IPOIB_HEADER_LEN, IPOIB_UD_DEFAULT_MTU } from '../../src/wire/constants.js';
+import { IB_MTU_CODE_TO_BYTES, IPOIB_HEADER_LEN, IPOIB_UD_DEFAULT_MTU } from '../../src/wire/constants.js';
 import { ICMP_ECHO_REPLY, ICMP_ECHO_REQUEST, icmpv4Message } from '../../src/wire/icmp.js';
-import { ipv4Packet } from '../../src/wire/ipv4.js';
 import { formatGid } from '../../src/wire/mgid.js';
 import type { McMemberRecord } from '../../src/wire/mcmember-record.js';
-import { parsePkey } from '../../src/wire/pkey.js';
+import { lidOf, requirePartition } from '../harness/fabric-view.js';
+import { ipv4Of } from '../harness/frames.js';
+import { addChild, waitForCarrier } from '../harness/node-actions.js';
 
 /** IPv4 header (20) + ICMP echo header (8): a ping of MTU - 28 data octets fills the MTU exactly. */
 const IPV4_ICMP_OVERHEAD = 28;
@@ -24,7 +25,7 @@ const CARRIER_TIMEOUT_MS = 8_000;
 const LARGE_PING_BYTES = 8_000;
 
 /** The broadcast group's SA record for an interface (any member's: the group fields are shared). */
-async function groupRecord(t: Case, link: DutInterface): Promise<McMemberRecord> {
+async function expectGroupRecord(t: Case, link: DutInterface): Promise<McMemberRecord> {
   const members = await t.probe.groupMembers(link.broadcast.gid);
   await t.attachJson(`SA records of ${formatGid(link.broadcast.gid)}`, members);
   const record = members[0];
@@ -38,29 +39,9 @@ function ibMtuBytes(record: McMemberRecord): number {
   return bytes!;
 }
 
-/** Skips unless the lab file lists `pkey` as an IPoIB partition. */
-function requireIpoibPartition(t: Case, pkey: number): void {
-  const p = t.lab.lab.partitions.find((x) => parsePkey(x.pkey) === pkey);
-  if (!p || !p.ipoib) t.skip(`the lab file has no IPoIB partition 0x${pkey.toString(16)} (the sim lab's 4096-octet group)`);
-}
-
-async function waitForCarrier(t: Case, ifname: string, timeoutMs: number): Promise<DutInterface> {
-  const deadline = performance.now() + timeoutMs;
-  for (;;) {
-    const link = await t.dut.adapter.link(ifname);
-    if (link.carrier || performance.now() > deadline) return link;
-  }
-}
-
-/** The IPv4 header of a frame, or null when it carries something else. */
-function ipv4Of(f: IpoibFrame): ReturnType<typeof ipv4Packet.decode>['value'] | null {
-  if (f.header?.type !== ETH_P_IP) return null;
-  return ipv4Packet.decode(f.body, 0).value;
-}
-
 function sizesOf(frames: readonly IpoibFrame[]): Array<Record<string, number | string>> {
   return frames.map((f) => {
-    const ip = ipv4Of(f);
+    const ip = ipv4Of(f.ib.payload);
     return { dlid: f.dlid, udPayloadBytes: f.ib.payload.length, ...(ip ? { ipTotalLength: ip.header.totalLength, fragmentOffset: ip.header.fragmentOffset, moreFragments: String(ip.header.moreFragments) } : {}) };
   });
 }
@@ -73,7 +54,7 @@ describe('RFC 4391 §7: the link MTU @mtu', () => {
     requires: ['probe', 'sa'],
   }, async (t: Case) => {
     const link = await t.dut.adapter.link();
-    const record = await groupRecord(t, link);
+    const record = await expectGroupRecord(t, link);
     const groupBytes = ibMtuBytes(record);
     await t.attachJson('DUT interface', link);
     expect(link.carrier, `${link.ifname} has carrier (joined its broadcast group)`).to.equal(true);
@@ -87,14 +68,12 @@ describe('RFC 4391 §7: the link MTU @mtu', () => {
     tags: ['mtu', 'pkey', 'sa'],
     requires: ['probe', 'sa', 'partitions'],
   }, async (t: Case) => {
-    requireIpoibPartition(t, JUMBO_PKEY);
-    const child = await t.dut.adapter.createChildSysfs(JUMBO_PKEY);
-    t.defer(child.undo, `delete ${child.ifname} (and with it its admin state)`);
-    await t.dut.adapter.setUp(true, child.ifname);
-    const link = await waitForCarrier(t, child.ifname, CARRIER_TIMEOUT_MS);
+    requirePartition(t, JUMBO_PKEY, true, 'the sim lab\'s 4096-octet group');
+    const child = await addChild(t, t.dut, JUMBO_PKEY);
+    const link = (await waitForCarrier(t.dut, child.ifname, CARRIER_TIMEOUT_MS, 0)).value;
     await t.attachJson('child interface', link);
     expect(link.carrier, `${child.ifname} got carrier within ${CARRIER_TIMEOUT_MS} ms (joined ${formatGid(link.broadcast.gid)})`).to.equal(true);
-    const record = await groupRecord(t, link);
+    const record = await expectGroupRecord(t, link);
     const groupBytes = ibMtuBytes(record);
     if (groupBytes !== 4096) t.skip(`the SA gives the group of partition 0x${JUMBO_PKEY.toString(16)} an IB MTU of ${groupBytes}, not 4096`);
     expect(link.mtu, `${child.ifname} MTU with a ${groupBytes}-octet broadcast group`).to.equal(groupBytes - IPOIB_HEADER_LEN);
@@ -111,21 +90,21 @@ describe('RFC 4391 §7: the link MTU @mtu', () => {
     const dutIpv4 = dut.ipv4;
     const peerIpv4 = peer.ipv4;
     const link = await dut.adapter.link();
-    const groupBytes = ibMtuBytes(await groupRecord(t, link));
+    const groupBytes = ibMtuBytes(await expectGroupRecord(t, link));
     if (groupBytes < IPOIB_UD_DEFAULT_MTU + IPOIB_HEADER_LEN) t.skip(`the DUT's broadcast group has an IB MTU of ${groupBytes}, too small for 2044-octet IP packets`);
-    const dutLid = (await t.probe.pathTo(link.hwaddr.gid, link.pkey ?? 0xffff)).dlid;
+    const dutLid = await lidOf(t, link.hwaddr.gid, link.pkey ?? 0xffff);
     const size = IPOIB_UD_DEFAULT_MTU - IPV4_ICMP_OVERHEAD;
     const { result, frames } = await t.capture(async () => ({
       peerToDut: await peer.adapter.ping(dutIpv4, { count: 1, size, dontFragment: true, waitSeconds: 2 }),
       dutToPeer: await dut.adapter.ping(peerIpv4, { count: 1, size, dontFragment: true, waitSeconds: 2 }),
     }), { nodes: [dut.fabricNode] });
-    const echoes = frames.filter((f) => f.slid === dutLid && ipv4Of(f)?.header.protocol === 1);
+    const echoes = frames.filter((f) => f.slid === dutLid && ipv4Of(f.ib.payload)?.header.protocol === 1);
     await t.attachJson('pings', result);
     await t.attachJson('ICMP frames the DUT sent', sizesOf(echoes));
     expect(result.peerToDut.received, `the peer's ${size}-octet DF ping of the DUT was answered`).to.equal(1);
     expect(result.dutToPeer.received, `the DUT's ${size}-octet DF ping of the peer was answered`).to.equal(1);
     const kinds = echoes.map((f) => {
-      const ip = ipv4Of(f)!;
+      const ip = ipv4Of(f.ib.payload)!;
       return { type: icmpv4Message.decode(ip.payload, 0).value.type, totalLength: ip.header.totalLength, df: ip.header.dontFragment, ud: f.ib.payload.length };
     });
     for (const type of [ICMP_ECHO_REPLY, ICMP_ECHO_REQUEST]) {
@@ -147,10 +126,10 @@ describe('RFC 4391 §7: the link MTU @mtu', () => {
     if (!dut.ipv4 || !peer.ipv4) t.skip('the lab file gives the DUT and the peer no IPv4 address');
     const peerIpv4 = peer.ipv4;
     const link = await dut.adapter.link();
-    const record = await groupRecord(t, link);
+    const record = await expectGroupRecord(t, link);
     const groupBytes = ibMtuBytes(record);
     const ipMtu = groupBytes - IPOIB_HEADER_LEN;
-    const dutLid = (await t.probe.pathTo(link.hwaddr.gid, link.pkey ?? 0xffff)).dlid;
+    const dutLid = await lidOf(t, link.hwaddr.gid, link.pkey ?? 0xffff);
     const overBy1 = ipMtu - IPV4_ICMP_OVERHEAD + 1;
     const { result, frames } = await t.capture(async () => ({
       // The host's own answer (EMSGSIZE, "message too long") is the evidence, so run ping directly.
@@ -163,14 +142,14 @@ describe('RFC 4391 §7: the link MTU @mtu', () => {
     const oversized = sent.filter((f) => f.ib.payload.length > groupBytes);
     expect(sizesOf(oversized), `DUT frames with a UD payload above the group MTU of ${groupBytes}`).to.deep.equal([]);
     const dfTooBig = sent.filter((f) => {
-      const ip = ipv4Of(f);
+      const ip = ipv4Of(f.ib.payload);
       return ip !== null && ip.header.dontFragment && ip.header.totalLength > ipMtu;
     });
     expect(sizesOf(dfTooBig), `DF packets above ${ipMtu} octets that left the DUT`).to.deep.equal([]);
     expect(result.dfOver.stdout.match(/(\d+) received/)?.[1], `a ${overBy1}-octet DF ping (IP packet ${ipMtu + 1} octets) got no reply`).to.equal('0');
     expect(result.large.received, `the DUT's ${LARGE_PING_BYTES}-octet ping (fragmented) was answered`).to.equal(1);
     const fragments = sent.filter((f) => {
-      const ip = ipv4Of(f);
+      const ip = ipv4Of(f.ib.payload);
       return ip !== null && (ip.header.moreFragments || ip.header.fragmentOffset > 0);
     });
     expect(fragments.length, `IPv4 fragments the DUT sent for the ${LARGE_PING_BYTES}-octet ping`).to.be.at.least(Math.ceil((LARGE_PING_BYTES + IPV4_ICMP_OVERHEAD) / ipMtu));

@@ -14,58 +14,25 @@ import { expect } from 'chai';
 import { readFileSync, statSync } from 'node:fs';
 import { JOIN_STATE_FULL, JOIN_STATE_SEND_ONLY_FULL, JOIN_STATE_SEND_ONLY_NON, MAD_METHOD_DELETE, MAD_METHOD_SET, MCAST_QPN, SA_ATTR_INFORM_INFO, SA_ATTR_MCMEMBER_RECORD } from '../../src/wire/constants.js';
 import { fabricPaths } from '../../src/fabric/sim/run-dir.js';
-import type { IpoibFrame } from '../../src/lab/capture.js';
 import type { McMemberRecord } from '../../src/wire/mcmember-record.js';
 import { broadcastMgid, formatGid, mgidForIpv4Group } from '../../src/wire/mgid.js';
-import { ipv4Packet } from '../../src/wire/ipv4.js';
+import { type CapturedSaMad, frameSummary, saMadSummary, saRequests, uniqueFrames } from '../harness/capture-views.js';
 import { conformance, type Case } from '../harness/conformance.js';
-import {
-  ANSWER_MS,
-  arpRequestFrame,
-  broadcastRecord,
-  dutOnFabric,
-  echoReplyIn,
-  echoRequestFrame,
-  forgetProbeAfter,
-  frameOrNull,
-  frameSummary,
-  hex2,
-  hex6,
-  hex8,
-  isArpReplyFor,
-  joinFromProbe,
-  openQp,
-  pollUntil,
-  probeHwAddr,
-  type SaRequest,
-  saRequests,
-  saRequestSummary,
-  sendToGroup,
-  SILENCE_MS,
-  uniqueFrames,
-} from './link-kit.js';
+import { dutOnFabric, subnetBroadcast } from '../harness/fabric-view.js';
+import { arpFrame, echoFrame, echoReplyOf, ipv4Of, isArpReply, isEchoReply } from '../harness/frames.js';
+import { hex2, hex6, hex8 } from '../harness/hex.js';
+import { hostListen, pingGroup } from '../harness/node-actions.js';
+import { poll, sleep } from '../harness/poll.js';
+import { ANSWER_MS, broadcastRecord, forgetProbeAfter, frameOrNull, joinFromProbe, openQp, probeHwAddr, sendToGroup, SILENCE_MS } from '../harness/probe-helpers.js';
 
 /** How long a host join or leave may take to reach the SA (the reference stack polls the host's groups every 500 ms). */
 const MEMBERSHIP_MS = 3_000;
 
-/** Makes the DUT's IP stack listen to `group` (undo queued); resolves with a leave the case may call itself. */
-async function hostJoin(t: Case, group: string, ifname = t.dut.ifname): Promise<() => Promise<void>> {
-  await t.dut.transport.check(['ip', 'addr', 'add', `${group}/32`, 'dev', ifname, 'autojoin'], { timeoutMs: 10_000 });
-  let joined = true;
-  const leave = async (): Promise<void> => {
-    if (!joined) return;
-    joined = false;
-    await t.dut.transport.check(['ip', 'addr', 'del', `${group}/32`, 'dev', ifname], { timeoutMs: 10_000 });
-  };
-  t.defer(leave, `DUT host leaves ${group}`);
-  return leave;
-}
-
 /** The DUT's membership record in `mgid`, polled until `present` holds (or the time is up). */
 async function dutMembership(t: Case, mgid: Buffer, dutGid: Buffer, present: boolean, timeoutMs = MEMBERSHIP_MS): Promise<McMemberRecord | null> {
   const mine = (ms: McMemberRecord[]) => ms.find((m) => m.portGid.equals(dutGid)) ?? null;
-  const members = await pollUntil(() => t.probe.groupMembers(mgid), (ms) => (mine(ms) !== null) === present, timeoutMs);
-  return mine(members);
+  const members = await poll(() => t.probe.groupMembers(mgid), (ms) => (mine(ms) !== null) === present, timeoutMs);
+  return mine(members.value);
 }
 
 /** A sysctl of the DUT's IP stack set for the case (undo queued). */
@@ -76,20 +43,9 @@ async function dutSysctl(t: Case, key: string, value: string): Promise<void> {
   t.defer(async () => void (await t.dut.transport.check(['sysctl', '-qw', `${key}=${before}`], { timeoutMs: 10_000 })), `DUT ${key} back to ${before}`);
 }
 
-/** Pings a multicast or broadcast address from the DUT's IP stack; no replies is a normal result here. */
-async function dutPingGroup(t: Case, target: string, count: number, extra: readonly string[] = []): Promise<void> {
-  const r = await t.dut.transport.run(['ping', '-n', '-c', String(count), '-i', '0.2', '-W', '1', '-t', '4', '-I', t.dut.ifname, ...extra, target], { timeoutMs: 15_000 });
-  if (r.code !== 0 && r.code !== 1) throw new Error(`ping ${target} from the DUT could not run (exit ${r.code}): ${r.stderr.trim()}`);
-}
-
-/** The IPv4 destination of an IPoIB frame, or null. */
-function ipv4Dst(f: IpoibFrame): string | null {
-  if (f.header?.type !== 0x0800) return null;
-  try {
-    return ipv4Packet.decode(f.body, 0).value.header.dst;
-  } catch {
-    return null;
-  }
+/** Pings a multicast or broadcast address from the DUT's IP stack (IP TTL 4); no replies is a normal result here. */
+function dutPingGroup(t: Case, target: string, count: number, o: { broadcast?: boolean } = {}): Promise<void> {
+  return pingGroup(t.dut, target, { count, ttl: 4, ...o });
 }
 
 /** The parameters a group created by an IPoIB join must copy from the broadcast group (§10). */
@@ -97,7 +53,7 @@ function groupParams(r: McMemberRecord): Record<string, number> {
   return { qkey: r.qkey, pkey: r.pkey, sl: r.sl, mtu: r.mtu, hopLimit: r.hopLimit, trafficClass: r.trafficClass, flowLabel: r.flowLabel, rate: r.rate };
 }
 
-function joinsFor(reqs: readonly SaRequest[], mgid: Buffer, method: number): SaRequest[] {
+function joinsFor(reqs: readonly CapturedSaMad[], mgid: Buffer, method: number): CapturedSaMad[] {
   return reqs.filter((r) => r.attributeId === SA_ATTR_MCMEMBER_RECORD && r.method === method && r.mcMember?.mgid.equals(mgid));
 }
 
@@ -116,7 +72,7 @@ describe('RFC 4391 §10: IP multicast over IPoIB @multicast @ip', function () {
       const mgid = mgidForIpv4Group(group, bcast.pkey);
       const existedBefore = (await t.probe.groupMembers(mgid)).length > 0;
       const { result: member, packets } = await t.capture(async () => {
-        await hostJoin(t, group);
+        await hostListen(t, t.dut, group);
         return dutMembership(t, mgid, dut.hwaddr.gid, true);
       });
       const joins = joinsFor(saRequests(packets, { slid: dut.lid }), mgid, MAD_METHOD_SET);
@@ -125,7 +81,7 @@ describe('RFC 4391 §10: IP multicast over IPoIB @multicast @ip', function () {
         group,
         mgid: formatGid(mgid),
         existedBefore,
-        joins: joins.map(saRequestSummary),
+        joins: joins.map(saMadSummary),
         dutRecord: member ? { joinState: member.joinState } : null,
         broadcast: groupParams(bcast),
         group_: created ? groupParams(created) : null,
@@ -152,11 +108,11 @@ describe('RFC 4391 §10: IP multicast over IPoIB @multicast @ip', function () {
       if (!bcastGroup || !sendTo) return t.skip('the probe could not join the broadcast group or the host group to send');
       forgetProbeAfter(t);
       const probeIp = '192.0.2.203';
-      sendToGroup(qp, bcastGroup, arpRequestFrame({ sha: probeHwAddr(t, qp), spa: probeIp, tpa: dut.ipv4 }));
-      await frameOrNull(qp, (f) => isArpReplyFor(f, { from: dut.ipv4, to: probeIp }), ANSWER_MS);
-      sendToGroup(qp, sendTo, echoRequestFrame({ src: probeIp, dst: group, identifier: 0x4303, sequence: 1 }));
-      const reply = await frameOrNull(qp, (f) => echoReplyIn(f.payload, 0x4303) !== null, ANSWER_MS);
-      await t.attachJson('echo to the group', { mlid: sendTo.mlid, replied: reply !== null, from: reply ? echoReplyIn(reply.payload, 0x4303) : null });
+      sendToGroup(qp, bcastGroup, arpFrame({ sha: probeHwAddr(t, qp), spa: probeIp, tpa: dut.ipv4 }));
+      await frameOrNull(qp, (f) => isArpReply(f.payload, { from: dut.ipv4, to: probeIp, tolerant: true }), ANSWER_MS);
+      sendToGroup(qp, sendTo, echoFrame(4, { src: probeIp, dst: group, identifier: 0x4303, sequence: 1 }));
+      const reply = await frameOrNull(qp, (f) => isEchoReply(f.payload, { family: 4, identifier: 0x4303 }), ANSWER_MS);
+      await t.attachJson('echo to the group', { mlid: sendTo.mlid, replied: reply !== null, from: reply ? echoReplyOf(reply.payload) : null });
       expect(reply, `an echo reply from the DUT to an echo request sent to ${group} (MLID ${sendTo.mlid})`).to.not.equal(null);
     },
   );
@@ -173,7 +129,7 @@ describe('RFC 4391 §10: IP multicast over IPoIB @multicast @ip', function () {
       const bcast = await broadcastRecord(t, dut.pkey);
       const group = '239.42.0.4';
       const mgid = mgidForIpv4Group(group, bcast.pkey);
-      const leave = await hostJoin(t, group);
+      const { stop: leave } = await hostListen(t, t.dut, group);
       const joined = await dutMembership(t, mgid, dut.hwaddr.gid, true);
       if (!joined) return t.skip(`the DUT never joined ${formatGid(mgid)}, so there is nothing to leave (the join case judges that)`);
       const { result: still, packets } = await t.capture(async () => {
@@ -181,7 +137,7 @@ describe('RFC 4391 §10: IP multicast over IPoIB @multicast @ip', function () {
         return dutMembership(t, mgid, dut.hwaddr.gid, false);
       });
       const leaves = joinsFor(saRequests(packets, { slid: dut.lid }), mgid, MAD_METHOD_DELETE);
-      await t.attachJson('leave', { mgid: formatGid(mgid), leaves: leaves.map(saRequestSummary), stillMember: still !== null });
+      await t.attachJson('leave', { mgid: formatGid(mgid), leaves: leaves.map(saMadSummary), stillMember: still !== null });
 
       expect(leaves.length, `SA leaves (SubnAdmDelete MCMemberRecord) from the DUT for ${formatGid(mgid)}`).to.be.greaterThan(0);
       expect((leaves[0]!.mcMember!.joinState & JOIN_STATE_FULL) !== 0, `FullMember bit in the leave's JoinState (${hex2(leaves[0]!.mcMember!.joinState)})`).to.equal(true);
@@ -208,9 +164,9 @@ describe('RFC 4391 §10: IP multicast over IPoIB @multicast @ip', function () {
       const packetsSent = 3;
       const { packets, frames } = await t.capture(() => dutPingGroup(t, group, packetsSent));
       const joins = joinsFor(saRequests(packets, { slid: dut.lid }), mgid, MAD_METHOD_SET);
-      const data = uniqueFrames(frames.filter((f) => f.slid === dut.lid && ipv4Dst(f) === group));
+      const data = uniqueFrames(frames.filter((f) => f.slid === dut.lid && ipv4Of(f.ib.payload)?.header.dst === group));
       const heard = qp.received().filter((f) => f.slid === dut.lid);
-      await t.attachJson('joins and data', { mgid: formatGid(mgid), mlid: listener.mlid, joins: joins.map(saRequestSummary), data: data.map(frameSummary), receivedByProbe: heard.length });
+      await t.attachJson('joins and data', { mgid: formatGid(mgid), mlid: listener.mlid, joins: joins.map(saMadSummary), data: data.map(frameSummary), receivedByProbe: heard.length });
       if (joins[0]) await t.parameter('JoinState of the sender join', hex2(joins[0].mcMember!.joinState));
 
       expect(data.length, `IPv4 frames from the DUT to ${group}`).to.be.greaterThan(0);
@@ -244,11 +200,11 @@ describe('RFC 4391 §10: IP multicast over IPoIB @multicast @ip', function () {
       if (!listener) return t.skip(`the probe could not create ${formatGid(mgid)}`);
       const { packets } = await t.capture(async () => {
         await dutPingGroup(t, group, 1);
-        await new Promise((r) => setTimeout(r, SILENCE_MS));
+        await sleep(SILENCE_MS);
       });
       const fromDut = saRequests(packets, { slid: dut.lid });
       const subscriptions = fromDut.filter((r) => r.attributeId === SA_ATTR_INFORM_INFO && r.method === MAD_METHOD_SET);
-      await t.attachJson('SA requests from the DUT', { mgid: formatGid(mgid), requests: fromDut.map(saRequestSummary) });
+      await t.attachJson('SA requests from the DUT', { mgid: formatGid(mgid), requests: fromDut.map(saMadSummary) });
       await t.parameter('window', 'from the DUT\'s first send to the group until 400 ms after; a subscription made only at interface bring-up is outside it');
       expect(subscriptions.length, 'SubnAdmSet(InformInfo) requests from the DUT while it started sending to the group').to.be.greaterThan(0);
     },
@@ -275,13 +231,13 @@ describe('RFC 4391 §10: IP multicast over IPoIB @multicast @ip', function () {
       if (!routers) return t.skip(`the probe could not join the all-routers group ${formatGid(allRouters)}`);
       const { packets, frames } = await t.capture(() => dutPingGroup(t, group, 2));
       const joins = joinsFor(saRequests(packets, { slid: dut.lid }), mgid, MAD_METHOD_SET);
-      const data = uniqueFrames(frames.filter((f) => f.slid === dut.lid && ipv4Dst(f) === group));
+      const data = uniqueFrames(frames.filter((f) => f.slid === dut.lid && ipv4Of(f.ib.payload)?.header.dst === group));
       const created = await t.probe.groupMembers(mgid);
       const dutCreated = created.find((m) => m.portGid.equals(dut.hwaddr.gid));
       await t.attachJson('sends to a group without members', {
         mgid: formatGid(mgid),
         allRouters: formatGid(allRouters),
-        joins: joins.map(saRequestSummary),
+        joins: joins.map(saMadSummary),
         data: data.map(frameSummary),
         groupAfter: created.map((m) => ({ portGid: formatGid(m.portGid), joinState: hex2(m.joinState) })),
       });
@@ -296,7 +252,7 @@ describe('RFC 4391 §10: IP multicast over IPoIB @multicast @ip', function () {
       const listener = await joinFromProbe(t, mgid, JOIN_STATE_FULL, { record: params });
       if (!listener) return t.skip(`the probe could not create ${formatGid(mgid)}`);
       const again = await t.capture(() => dutPingGroup(t, group, 2));
-      const moved = uniqueFrames(again.frames.filter((f) => f.slid === dut.lid && ipv4Dst(f) === group));
+      const moved = uniqueFrames(again.frames.filter((f) => f.slid === dut.lid && ipv4Of(f.ib.payload)?.header.dst === group));
       await t.attachJson('after a listener appeared', moved.map(frameSummary));
       expect(moved.map((f) => (f.ib.grh ? formatGid(f.ib.grh.dgid) : 'no GRH')), 'GRH DGIDs of the DUT frames once the group exists').to.include(formatGid(mgid));
     },
@@ -313,20 +269,21 @@ describe('RFC 4391 §10: IP multicast over IPoIB @multicast @ip', function () {
     async (t) => {
       const dut = await dutOnFabric(t);
       const bcast = await broadcastRecord(t, dut.pkey);
-      const broadcastIp = subnetBroadcast(t);
+      const broadcastIp = subnetBroadcast(t.dut.node.addresses);
+      if (!broadcastIp) return t.skip('the lab file gives the DUT no IPv4 address');
       const sent = 5;
       let before: Record<string, number> = {};
       let after: Record<string, number> = {};
       const { frames } = await t.capture(
         async () => {
           before = await t.dut.adapter.counters();
-          await dutPingGroup(t, broadcastIp, sent, ['-b']);
+          await dutPingGroup(t, broadcastIp, sent, { broadcast: true });
           after = await t.dut.adapter.counters();
         },
         { nodes: [t.dut.fabricNode] },
       );
       // With the capture limited to the DUT's port, a DUT multicast frame seen twice was sent and then accepted back.
-      const own = frames.filter((f) => f.slid === dut.lid && f.dlid === bcast.mlid && ipv4Dst(f) === broadcastIp);
+      const own = frames.filter((f) => f.slid === dut.lid && f.dlid === bcast.mlid && ipv4Of(f.ib.payload)?.header.dst === broadcastIp);
       const echoedBack = own.length - uniqueFrames(own).length;
       const fromOthers = uniqueFrames(frames.filter((f) => f.slid !== dut.lid)).length;
       const rxDelta = (after.rx_packets ?? 0) - (before.rx_packets ?? 0);
@@ -349,7 +306,7 @@ describe('RFC 4391 §10: IP multicast over IPoIB @multicast @ip', function () {
       t.defer(await t.dut.adapter.setUmcast(true), 'umcast back');
       const group = '239.42.0.7';
       const mgid = mgidForIpv4Group(group, bcast.pkey);
-      await hostJoin(t, group);
+      await hostListen(t, t.dut, group);
       const member = await dutMembership(t, mgid, dut.hwaddr.gid, true);
       await t.attachJson('membership with umcast set', { mgid: formatGid(mgid), dutJoinState: member ? hex2(member.joinState) : null });
       expect(member, `the DUT in ${formatGid(mgid)} with umcast set`).to.not.equal(null);
@@ -375,24 +332,14 @@ describe('RFC 4391 §10: IP multicast over IPoIB @multicast @ip', function () {
       const startAt = statSync(logFile).size;
       await sim.refuseJoins(true);
       t.defer(() => sim.refuseJoins(false), 'SA accepts joins again');
-      await hostJoin(t, group);
+      await hostListen(t, t.dut, group);
       // The log names the group; the kernel's debugfs form has no "::" compression.
       const names = [formatGid(mgid), mgid.toString('hex').replace(/(.{4})(?!$)/g, '$1:')];
       const newLines = (): string[] => readFileSync(logFile, 'utf8').slice(startAt).split('\n').filter(Boolean);
-      const lines = await pollUntil(async () => newLines(), (ls) => ls.some((l) => names.some((n) => l.includes(n))), MEMBERSHIP_MS, 200);
+      const lines = (await poll(async () => newLines(), (ls) => ls.some((l) => names.some((n) => l.includes(n))), MEMBERSHIP_MS, 200)).value;
       await t.attachJson('log lines after the refused join', { logFile, mgid: names, lines: lines.slice(-20) });
       const logged = lines.filter((l) => names.some((n) => l.includes(n)) && /fail|error|refus/i.test(l));
       expect(logged.length, `log lines about the failed join of ${names[0]}`).to.be.greaterThan(0);
     },
   );
 });
-
-/** The DUT's subnet broadcast address, from the lab file's IPv4 prefix. */
-function subnetBroadcast(t: Case): string {
-  const cidr = t.dut.node.addresses.find((a) => !a.includes(':')) ?? '';
-  const [addr, lenText] = cidr.split('/');
-  const len = Number(lenText);
-  const n = (addr ?? '0.0.0.0').split('.').reduce((acc, o) => (acc << 8) | Number(o), 0) >>> 0;
-  const b = (n | (len >= 32 ? 0 : 0xffffffff >>> len)) >>> 0;
-  return [24, 16, 8, 0].map((s) => (b >>> s) & 0xff).join('.');
-}

@@ -5,35 +5,20 @@
  * reads the NA; the DUT's own NS for the peer is read off the fabric tap.
  */
 import { expect } from 'chai';
-import { ICMPV6_NA, ICMPV6_NS, JOIN_STATE_FULL, JOIN_STATE_SEND_ONLY_NON, ND_OPT_SOURCE_LLADDR, ND_OPT_TARGET_LLADDR } from '../../src/wire/constants.js';
+import { ETH_P_IPV6, ICMPV6_NA, ICMPV6_NS, JOIN_STATE_FULL, JOIN_STATE_SEND_ONLY_NON, ND_OPT_SOURCE_LLADDR, ND_OPT_TARGET_LLADDR } from '../../src/wire/constants.js';
 import type { IpoibFrame } from '../../src/lab/capture.js';
 import { formatHwAddr } from '../../src/wire/ipoib-hwaddr.js';
 import { formatIpv6, parseIpv6 } from '../../src/wire/ip-text.js';
 import { formatGid, mgidForIpv6Group } from '../../src/wire/mgid.js';
 import type { NdMessage, NdOption } from '../../src/wire/nd.js';
-import { ipoibHeader } from '../../src/wire/ipoib-header.js';
+import { frameSummary, uniqueFrames } from '../harness/capture-views.js';
 import { conformance } from '../harness/conformance.js';
-import {
-  ANSWER_MS,
-  broadcastRecord,
-  dutOnFabric,
-  forgetProbeAfter,
-  frameOrNull,
-  frameSummary,
-  hex4,
-  hex6,
-  hex8,
-  joinFromProbe,
-  ndFrame,
-  ndIn,
-  openQp,
-  peerHwAddr,
-  pollUntil,
-  probeHwAddr,
-  resolvePeerAfresh,
-  solicitedNode,
-  uniqueFrames,
-} from './link-kit.js';
+import { dutOnFabric, peerHwAddr } from '../harness/fabric-view.js';
+import { ipoibFrame, ndOf, nsPacket, solicitedNode } from '../harness/frames.js';
+import { hex4, hex6, hex8 } from '../harness/hex.js';
+import { resolvePeerAfresh } from '../harness/node-actions.js';
+import { poll } from '../harness/poll.js';
+import { ANSWER_MS, broadcastRecord, forgetProbeAfter, frameOrNull, joinFromProbe, openQp, probeHwAddr } from '../harness/probe-helpers.js';
 
 /** What the cases say about one link-layer option, whatever its length. */
 function optionSummary(o: NdOption): Record<string, unknown> {
@@ -53,14 +38,9 @@ function expectLladdrOption(m: NdMessage, type: number, want: string, what: stri
   expect(formatHwAddr(o.address), `${what}: the address in the option`).to.equal(want);
 }
 
-/** A received probe frame as the kit's ND reader takes it. */
-function asFrame(payload: Buffer): { header: { type: number } | null; body: Buffer } {
-  return payload.length < 4 ? { header: null, body: Buffer.alloc(0) } : { header: ipoibHeader.decode(payload, 0).value, body: payload.subarray(4) };
-}
-
 function ndEvidence(frames: readonly IpoibFrame[]): Array<Record<string, unknown>> {
   return frames.map((f) => {
-    const nd = ndIn(f);
+    const nd = ndOf(f.ib.payload);
     return { ...frameSummary(f), nd: nd ? { type: nd.message.type, src: formatIpv6(nd.src), dst: formatIpv6(nd.dst), hopLimit: nd.hopLimit, options: nd.message.options.map(optionSummary) } : null };
   });
 }
@@ -87,24 +67,24 @@ describe('RFC 4391 §9.3: IPv6 Neighbor Discovery over IPoIB @nd @ipv6', functio
 
       const probeIp = parseIpv6('2001:db8:1b::c9');
       const me = probeHwAddr(t, qp);
-      const ns: NdMessage = { type: ICMPV6_NS, code: 0, checksum: 0, reserved: 0, target, options: [{ kind: 'lladdr', type: ND_OPT_SOURCE_LLADDR, pad: 0, address: me }] };
+      const ns = nsPacket({ src: probeIp, dst: groupIp, target, options: [{ kind: 'lladdr', type: ND_OPT_SOURCE_LLADDR, pad: 0, address: me }] });
       const isNa = (payload: Buffer) => {
-        const nd = ndIn(asFrame(payload));
+        const nd = ndOf(payload);
         return nd !== null && nd.message.type === ICMPV6_NA && nd.message.target.equals(target);
       };
       const { result: delivered, frames } = await t.capture(async () => {
-        qp.send({ dlid: group!.mlid, dqpn: 0xffffff, qkey: group!.qkey, grh: { dgid: mgid, hopLimit: 255 } }, ndFrame({ src: probeIp, dst: groupIp, message: ns }));
+        qp.send({ dlid: group!.mlid, dqpn: 0xffffff, qkey: group!.qkey, grh: { dgid: mgid, hopLimit: 255 } }, ipoibFrame(ETH_P_IPV6, ns));
         return frameOrNull(qp, (f) => isNa(f.payload), ANSWER_MS);
       });
       const naFrames = uniqueFrames(frames.filter((f) => f.slid === dut.lid)).filter((f) => {
-        const nd = ndIn(f);
+        const nd = ndOf(f.ib.payload);
         return nd !== null && nd.message.type === ICMPV6_NA && nd.message.target.equals(target);
       });
       await t.attachJson('NA on the fabric', { probe: { address: formatHwAddr(me), ip: formatIpv6(probeIp) }, dut: formatHwAddr(dut.hwaddr), onTheWire: ndEvidence(naFrames), deliveredToProbe: delivered !== null });
 
       expect(naFrames.length, `NAs from the DUT for ${dut.ipv6} (on the tap)`).to.be.greaterThan(0);
       const f = naFrames[0]!;
-      const na = ndIn(f)!;
+      const na = ndOf(f.ib.payload)!;
       expectLladdrOption(na.message, ND_OPT_TARGET_LLADDR, formatHwAddr(dut.hwaddr), 'NA');
       if (na.message.type === ICMPV6_NA) expect(na.message.solicited, 'NA solicited flag').to.equal(true);
       expect(formatIpv6(na.dst), 'NA destination = the soliciting address').to.equal(formatIpv6(probeIp));
@@ -129,7 +109,7 @@ describe('RFC 4391 §9.3: IPv6 Neighbor Discovery over IPoIB @nd @ipv6', functio
       const wantMgid = mgidForIpv6Group(formatIpv6(groupIp), (await broadcastRecord(t, dut.pkey)).pkey);
       const { result: pings, frames } = await t.capture(() => resolvePeerAfresh(t, [6]));
       const nsFrames = uniqueFrames(frames.filter((f) => f.slid === dut.lid)).filter((f) => {
-        const nd = ndIn(f);
+        const nd = ndOf(f.ib.payload);
         return nd !== null && nd.message.type === ICMPV6_NS && nd.message.target.equals(peerIp);
       });
       const neighbours = await t.dut.adapter.neighbours();
@@ -144,7 +124,7 @@ describe('RFC 4391 §9.3: IPv6 Neighbor Discovery over IPoIB @nd @ipv6', functio
 
       expect(nsFrames.length, `NSs from the DUT for ${t.peer.ipv6}`).to.be.greaterThan(0);
       for (const f of nsFrames) {
-        const ns = ndIn(f)!;
+        const ns = ndOf(f.ib.payload)!;
         expectLladdrOption(ns.message, ND_OPT_SOURCE_LLADDR, formatHwAddr(dut.hwaddr), 'NS');
         expect(formatIpv6(ns.dst), 'NS destination = the target\'s solicited-node address').to.equal(formatIpv6(groupIp));
         expect(f.ib.grh ? formatGid(f.ib.grh.dgid) : 'no GRH', 'NS GRH DGID = the solicited-node MGID (signature 0x601B)').to.equal(formatGid(wantMgid));
@@ -174,7 +154,7 @@ describe('RFC 4391 §9.3: IPv6 Neighbor Discovery over IPoIB @nd @ipv6', functio
       const seen: Array<Record<string, unknown>> = [];
       for (const g of groups) {
         // A new address's group may still be joining: give it the time a join takes.
-        const members = await pollUntil(() => t.probe.groupMembers(g.mgid), (ms) => ms.some((m) => formatGid(m.portGid) === dutGid), 1_000);
+        const members = (await poll(() => t.probe.groupMembers(g.mgid), (ms) => ms.some((m) => formatGid(m.portGid) === dutGid), 1_000)).value;
         const mine = members.find((m) => formatGid(m.portGid) === dutGid);
         seen.push({ group: g.why, mgid: formatGid(g.mgid), dutJoinState: mine ? mine.joinState : null });
       }

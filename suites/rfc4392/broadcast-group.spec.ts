@@ -12,7 +12,11 @@ import type { IpoibFrame } from '../../src/lab/capture.js';
 import { ETH_P_ARP, IB_MTU_CODE_TO_BYTES, JOIN_STATE_FULL, MAD_METHOD_GET_RESP, MAD_METHOD_SET, MCAST_QPN, PKEY_BASE_MASK, PKEY_FULL_MEMBER_BIT } from '../../src/wire/constants.js';
 import type { McMemberRecord } from '../../src/wire/mcmember-record.js';
 import { broadcastMgid, formatGid } from '../../src/wire/mgid.js';
-import { describeFrame, describeMad, distinctMads, hex, lidOf, partitionBroadcastMgid, poll, saMcMemberMads, sleep } from './support.js';
+import { frameSummary, saMadSummary, saMcMemberMads } from '../harness/capture-views.js';
+import { lidOf, partitionBroadcastMgid } from '../harness/fabric-view.js';
+import { hex } from '../harness/hex.js';
+import { poll, sleep } from '../harness/poll.js';
+import { listenOn } from '../harness/probe-helpers.js';
 
 /** The child partition of the lab (lab/partitions/sim-lab.conf). */
 const CHILD_PKEY = 0x8001;
@@ -27,18 +31,6 @@ const CASE_TIMEOUT_MS = 60_000;
 /** The DUT's record in a group's member list (the SA's view), or undefined. */
 function memberRecord(members: readonly McMemberRecord[], portGid: Buffer): McMemberRecord | undefined {
   return members.find((m) => m.portGid.equals(portGid));
-}
-
-/** A probe QP that FullMember-joins `mgid` (an existing group) and listens to it; leave and close are queued. */
-async function listenTo(t: Case, mgid: Buffer): Promise<void> {
-  const rec = await t.probe.join({ mgid, joinState: JOIN_STATE_FULL });
-  t.defer(() => t.probe.leave(mgid, JOIN_STATE_FULL), `probe leaves ${formatGid(mgid)}`);
-  const index = t.probe.pkeyIndexOf(rec.pkey);
-  if (index < 0) t.skip(`the probe port is not in partition ${hex(rec.pkey, 4)}`);
-  const qp = await t.probe.openQp({ qkey: rec.qkey, pkeyIndex: index });
-  t.defer(() => qp.close(), 'close the probe QP');
-  qp.attachMulticast(mgid, rec.mlid);
-  t.defer(() => qp.detachMulticast(mgid, rec.mlid), 'detach the probe QP');
 }
 
 async function dutBroadcastMembership(t: Case, mgid: Buffer, portGid: Buffer): Promise<McMemberRecord | undefined> {
@@ -61,7 +53,7 @@ describe('RFC 4392 §1.3 and §4.2.1: no IPoIB traffic before the broadcast join
     const mgid = broadcastMgid(CHILD_PKEY);
     // A receiver in the partition's broadcast group, so a broadcast the child sends has a route
     // (the sim drops unrouted multicast before its tap) and shows in the capture.
-    await listenTo(t, mgid);
+    await listenOn(t, mgid);
 
     await sim.refuseJoins(true);
     t.defer(() => sim.refuseJoins(false), 'the SA accepts joins again');
@@ -79,14 +71,14 @@ describe('RFC 4392 §1.3 and §4.2.1: no IPoIB traffic before the broadcast join
       const link = await a.link(child.ifname);
       return { ping, link };
     });
-    const mads = distinctMads(saMcMemberMads(packets)).filter((m) => m.record.mgid.equals(mgid));
+    const mads = saMcMemberMads(packets).filter((m) => m.mcMember.mgid.equals(mgid));
     const joins = mads.filter((m) => m.slid === dutLid && m.method === MAD_METHOD_SET);
     const answers = mads.filter((m) => m.dlid === dutLid && m.method === MAD_METHOD_GET_RESP);
     const inPartition = (f: IpoibFrame): boolean => (f.pkey & PKEY_BASE_MASK) === (CHILD_PKEY & PKEY_BASE_MASK) || (f.ib.grh?.dgid.equals(mgid) ?? false);
     const childFrames = frames.filter((f) => f.slid === dutLid && (f.srcQpn === result.link.hwaddr.qpn || inPartition(f)));
     await t.attachJson('child after the refused join', { ifname: childIfname, carrier: result.link.carrier, operstate: result.link.operstate, ping: result.ping });
-    await t.attachJson(`SA MADs for ${formatGid(mgid)}`, mads.map(describeMad));
-    await t.attachJson('frames from the child', childFrames.map(describeFrame));
+    await t.attachJson(`SA MADs for ${formatGid(mgid)}`, mads.map(saMadSummary));
+    await t.attachJson('frames from the child', childFrames.map(frameSummary));
 
     expect(joins.length, `the DUT asked the SA to join ${formatGid(mgid)} (it must join to take part)`).to.be.greaterThan(0);
     expect(answers.every((m) => m.status !== 0), 'the SA refused every join (the fault is in place)').to.equal(true);
@@ -124,7 +116,7 @@ describe('RFC 4392 §4.2 and §4.2.5: the broadcast group of the link @multicast
       saRecordAfterIdle: after ? { joinState: after.joinState, mlid: hex(after.mlid, 4) } : null,
       ping,
     });
-    await t.attachJson('ARP requests the DUT sent', arpRequests.map(describeFrame));
+    await t.attachJson('ARP requests the DUT sent', arpRequests.map(frameSummary));
 
     expect(formatGid(link.broadcast.gid), 'the interface\'s broadcast address GID (the IPv4 broadcast-GID of its P_Key)').to.equal(formatGid(want));
     expect(hex(link.broadcast.qpn, 6), 'the broadcast address QPN').to.equal(hex(MCAST_QPN, 6));
@@ -163,7 +155,7 @@ describe('RFC 4392 §4.2 and §4.2.5: the broadcast group of the link @multicast
       await sim.setSmRunning(true);
       return poll(() => t.dut.adapter.ping(peerIpv4, { count: 1, waitSeconds: 1 }), (p) => p.received === 1, RECOVERY_TIMEOUT_MS);
     });
-    const mads = distinctMads(saMcMemberMads(packets)).filter((m) => m.record.mgid.equals(bgid));
+    const mads = saMcMemberMads(packets).filter((m) => m.mcMember.mgid.equals(bgid));
     const rejoins = mads.filter((m) => m.slid === dutLid && m.method === MAD_METHOD_SET && m.tsUs >= restartedAtUs);
     const granted = mads.filter((m) => m.dlid === dutLid && m.method === MAD_METHOD_GET_RESP && m.status === 0 && m.tsUs >= restartedAtUs);
     const record = await dutBroadcastMembership(t, bgid, link.hwaddr.gid);
@@ -171,10 +163,10 @@ describe('RFC 4392 §4.2 and §4.2.5: the broadcast group of the link @multicast
       pingRecoveredAfterMs: result.reached ? result.waitedMs : null,
       saRecord: record ? { joinState: record.joinState, mlid: hex(record.mlid, 4) } : null,
     });
-    await t.attachJson(`SA MADs for ${formatGid(bgid)}`, mads.map(describeMad));
+    await t.attachJson(`SA MADs for ${formatGid(bgid)}`, mads.map(saMadSummary));
 
     expect(rejoins.length, `the DUT sent a join for its broadcast group ${formatGid(bgid)} after the SM came back`).to.be.greaterThan(0);
-    expect(rejoins.every((m) => (m.record.joinState & JOIN_STATE_FULL) !== 0), 'the re-join asks for FullMember').to.equal(true);
+    expect(rejoins.every((m) => (m.mcMember.joinState & JOIN_STATE_FULL) !== 0), 'the re-join asks for FullMember').to.equal(true);
     expect(granted.length, 'the SA granted a re-join').to.be.greaterThan(0);
     expect(record, 'the fresh SA lists the DUT in the broadcast group again').to.not.equal(undefined);
     expect(record!.joinState & JOIN_STATE_FULL, 'the DUT\'s JoinState in the broadcast group has FullMember').to.equal(JOIN_STATE_FULL);

@@ -20,7 +20,12 @@ import {
 } from '../../src/wire/constants.js';
 import type { McMemberRecord } from '../../src/wire/mcmember-record.js';
 import { formatGid, mgidForIpv4Group } from '../../src/wire/mgid.js';
-import { describeFrame, describeMad, distinctMads, hex, hostListen, lidOf, partitionBroadcastMgid, pingGroup, poll, probeCreates, saMcMemberMads } from './support.js';
+import { frameSummary, saMadSummary, saMcMemberMads } from '../harness/capture-views.js';
+import { lidOf, partitionBroadcastMgid } from '../harness/fabric-view.js';
+import { hex } from '../harness/hex.js';
+import { hostListen, pingGroup } from '../harness/node-actions.js';
+import { poll } from '../harness/poll.js';
+import { attachQp, groupRecord, openQp, probeCreates } from '../harness/probe-helpers.js';
 
 /** IPv4 groups each case uses (administratively scoped; no other suite file uses them). */
 const SENT_TO_GROUP = '239.43.92.1';
@@ -43,13 +48,6 @@ function recordOf(members: readonly McMemberRecord[], portGid: Buffer): McMember
   return members.find((m) => m.portGid.equals(portGid));
 }
 
-/** The broadcast group's record: a new group is created with its parameters (RFC 4391 §10). */
-async function broadcastRecord(t: Case, mgid: Buffer): Promise<McMemberRecord> {
-  const r = (await t.probe.groupMembers(mgid))[0];
-  if (!r) t.skip(`the SA has no broadcast group ${formatGid(mgid)}`);
-  return r;
-}
-
 describe('RFC 4392 §4.2.1 and §1.3.2: sending to a group @multicast', () => {
   conformance({
     covers: ['RFC4392-4.2.1-b', 'RFC4391-10-e'],
@@ -60,21 +58,19 @@ describe('RFC 4392 §4.2.1 and §1.3.2: sending to a group @multicast', () => {
     const link = await t.dut.adapter.link();
     const pkey = link.pkey ?? 0xffff;
     const mgid = mgidForIpv4Group(SENT_TO_GROUP, pkey);
-    const bcast = await broadcastRecord(t, partitionBroadcastMgid(link.pkey ?? 0xffff));
+    const bcast = await groupRecord(t, partitionBroadcastMgid(link.pkey ?? 0xffff));
     const group = await probeCreates(t, mgid, bcast);
-    const qp = await t.probe.openQp({ qkey: bcast.qkey, pkeyIndex: t.probe.pkeyIndexOf(pkey) });
-    t.defer(() => qp.close(), 'close the probe QP');
-    qp.attachMulticast(mgid, group.mlid);
-    t.defer(() => qp.detachMulticast(mgid, group.mlid), 'detach the probe QP');
+    const qp = await openQp(t, { pkey, qkey: bcast.qkey });
+    attachQp(t, qp, group);
     const dutLid = await lidOf(t, link.hwaddr.gid, pkey);
 
-    const { packets, frames } = await t.capture(() => pingGroup(t.dut, SENT_TO_GROUP, t.dut.ifname), { nodes: [t.dut.fabricNode] });
-    const joins = distinctMads(saMcMemberMads(packets)).filter((m) => m.slid === dutLid && m.method === MAD_METHOD_SET && m.record.mgid.equals(mgid));
+    const { packets, frames } = await t.capture(() => pingGroup(t.dut, SENT_TO_GROUP), { nodes: [t.dut.fabricNode] });
+    const joins = saMcMemberMads(packets).filter((m) => m.slid === dutLid && m.method === MAD_METHOD_SET && m.mcMember.mgid.equals(mgid));
     const toGroup = frames.filter((f) => f.slid === dutLid && (f.ib.grh?.dgid.equals(mgid) ?? false));
     const members = await t.probe.groupMembers(mgid);
     const dutRecord = recordOf(members, link.hwaddr.gid);
-    await t.attachJson('the DUT\'s joins', joins.map(describeMad));
-    await t.attachJson(`the DUT's frames to ${formatGid(mgid)}`, toGroup.map(describeFrame));
+    await t.attachJson('the DUT\'s joins', joins.map(saMadSummary));
+    await t.attachJson(`the DUT's frames to ${formatGid(mgid)}`, toGroup.map(frameSummary));
     await t.parameter('send-only JoinState', dutRecord ? hexState(dutRecord.joinState) : 'none');
 
     expect(toGroup.length, `frames from the DUT to ${SENT_TO_GROUP} (${formatGid(mgid)})`).to.be.greaterThan(0);
@@ -102,14 +98,14 @@ describe('RFC 4392 §4.2.1 and §1.3.2: sending to a group @multicast', () => {
     const dutLid = await lidOf(t, link.hwaddr.gid, pkey);
     if ((await t.probe.groupMembers(mgid)).length > 0) t.skip(`${formatGid(mgid)} already exists`);
 
-    const { packets } = await t.capture(() => pingGroup(t.dut, UNCREATED_GROUP, t.dut.ifname), { nodes: [t.dut.fabricNode] });
-    const mads = distinctMads(saMcMemberMads(packets));
+    const { packets } = await t.capture(() => pingGroup(t.dut, UNCREATED_GROUP), { nodes: [t.dut.fabricNode] });
+    const mads = saMcMemberMads(packets);
     const requests = mads.filter((m) => m.slid === dutLid);
-    const joins = requests.filter((m) => m.method === MAD_METHOD_SET && m.record.mgid.equals(mgid));
-    const answers = mads.filter((m) => m.dlid === dutLid && m.record.mgid.equals(mgid));
+    const joins = requests.filter((m) => m.method === MAD_METHOD_SET && m.mcMember.mgid.equals(mgid));
+    const answers = mads.filter((m) => m.dlid === dutLid && m.mcMember.mgid.equals(mgid));
     const members = await t.probe.groupMembers(mgid);
     const dutRecord = recordOf(members, link.hwaddr.gid);
-    await t.attachJson('the DUT\'s MCMemberRecord requests and the answers', { requests: requests.map(describeMad), answers: answers.map(describeMad) });
+    await t.attachJson('the DUT\'s MCMemberRecord requests and the answers', { requests: requests.map(saMadSummary), answers: answers.map(saMadSummary) });
     await t.attachJson('the group afterwards (SA)', members.map((m) => ({ portGid: formatGid(m.portGid), joinState: hexState(m.joinState), mlid: hex(m.mlid, 4) })));
 
     const allowed = [MAD_METHOD_SET, MAD_METHOD_DELETE, MAD_METHOD_GET, MAD_METHOD_GET_TABLE];
@@ -117,7 +113,7 @@ describe('RFC 4392 §4.2.1 and §1.3.2: sending to a group @multicast', () => {
       expect(allowed, `method of a DUT MCMemberRecord request (${hex(m.method, 2)}): joins are SubnAdmSet, leaves SubnAdmDelete`).to.include(m.method);
     }
     expect(joins.length, `the DUT joined ${formatGid(mgid)} before sending to it`).to.be.greaterThan(0);
-    const creating = joins.filter((m) => (m.record.joinState & CREATING_JOIN_STATES) !== 0);
+    const creating = joins.filter((m) => (m.mcMember.joinState & CREATING_JOIN_STATES) !== 0);
     if (members.length > 0) {
       // The group exists now, and only the DUT can have made it: by a join that may create.
       expect(creating.length, `joins with FullMember or SendOnlyFullMember (the group ${formatGid(mgid)} exists now)`).to.be.greaterThan(0);
@@ -187,9 +183,9 @@ describe('RFC 4392 §4.2.5: send-only memberships @multicast', () => {
     const link = await t.dut.adapter.link();
     const pkey = link.pkey ?? 0xffff;
     const mgid = mgidForIpv4Group(SENT_TO_GROUP, pkey);
-    const bcast = await broadcastRecord(t, partitionBroadcastMgid(link.pkey ?? 0xffff));
+    const bcast = await groupRecord(t, partitionBroadcastMgid(link.pkey ?? 0xffff));
     await probeCreates(t, mgid, bcast);
-    await pingGroup(t.dut, SENT_TO_GROUP, t.dut.ifname);
+    await pingGroup(t.dut, SENT_TO_GROUP);
     const dutIn = async (): Promise<McMemberRecord | undefined> => recordOf(await t.probe.groupMembers(mgid), link.hwaddr.gid);
     const joined = await dutIn();
     const left = await poll(dutIn, (r) => r === undefined, SEND_ONLY_LEAVE_TIMEOUT_MS);
@@ -207,9 +203,9 @@ describe('RFC 4392 §4.2.5: send-only memberships @multicast', () => {
     const link = await t.dut.adapter.link();
     const pkey = link.pkey ?? 0xffff;
     const mgid = mgidForIpv4Group(STALE_GROUP, pkey);
-    const bcast = await broadcastRecord(t, partitionBroadcastMgid(link.pkey ?? 0xffff));
+    const bcast = await groupRecord(t, partitionBroadcastMgid(link.pkey ?? 0xffff));
     const group = await probeCreates(t, mgid, bcast);
-    await pingGroup(t.dut, STALE_GROUP, t.dut.ifname, 1);
+    await pingGroup(t.dut, STALE_GROUP, { count: 1 });
     const dut = recordOf(await t.probe.groupMembers(mgid), link.hwaddr.gid);
     await t.parameter('send-only JoinState', dut ? hexState(dut.joinState) : 'none');
     if (!dut) {
@@ -222,11 +218,11 @@ describe('RFC 4392 §4.2.5: send-only memberships @multicast', () => {
     await group.leaveNow();
     const filler = await probeCreates(t, mgidForIpv4Group(FILLER_GROUP, pkey), bcast);
     const dutLid = await lidOf(t, link.hwaddr.gid, pkey);
-    const { frames } = await t.capture(() => pingGroup(t.dut, STALE_GROUP, t.dut.ifname, 2), { nodes: [t.dut.fabricNode] });
+    const { frames } = await t.capture(() => pingGroup(t.dut, STALE_GROUP, { count: 2 }), { nodes: [t.dut.fabricNode] });
     const now = (await t.probe.groupMembers(mgid))[0];
     const toGroup = frames.filter((f) => f.slid === dutLid && (f.ib.grh?.dgid.equals(mgid) ?? false));
     await t.attachJson('MLIDs', { deletedGroupMlid: hex(group.mlid, 4), fillerMlid: hex(filler.mlid, 4), groupNow: now ? hex(now.mlid, 4) : null });
-    await t.attachJson('the DUT\'s frames to the deleted group', toGroup.map(describeFrame));
+    await t.attachJson('the DUT\'s frames to the deleted group', toGroup.map(frameSummary));
     for (const f of toGroup) {
       expect(now, `the DUT sent to ${formatGid(mgid)} although the group no longer exists`).to.not.equal(undefined);
       expect(hex(f.dlid, 4), 'DLID of a frame to the re-joined group (its current MLID)').to.equal(hex(now!.mlid, 4));
@@ -252,7 +248,7 @@ describe('RFC 4392 §4.2.3: IPoIB routers @multicast', () => {
     await requireRouter(t);
     const link = await t.dut.adapter.link();
     const mgid = mgidForIpv4Group(ROUTED_GROUP, link.pkey ?? 0xffff);
-    await probeCreates(t, mgid, await broadcastRecord(t, partitionBroadcastMgid(link.pkey ?? 0xffff)));
+    await probeCreates(t, mgid, await groupRecord(t, partitionBroadcastMgid(link.pkey ?? 0xffff)));
     const r = await poll(async () => recordOf(await t.probe.groupMembers(mgid), link.hwaddr.gid), (x) => x !== undefined, MEMBERSHIP_TIMEOUT_MS);
     await t.parameter('router JoinState', r.value ? hexState(r.value.joinState) : 'none');
     expect(r.value, `the router DUT joined ${formatGid(mgid)} after the probe created it`).to.not.equal(undefined);
@@ -268,7 +264,7 @@ describe('RFC 4392 §4.2.3: IPoIB routers @multicast', () => {
     await requireRouter(t);
     const link = await t.dut.adapter.link();
     const mgid = mgidForIpv4Group(ROUTED_GROUP, link.pkey ?? 0xffff);
-    const bcast = await broadcastRecord(t, partitionBroadcastMgid(link.pkey ?? 0xffff));
+    const bcast = await groupRecord(t, partitionBroadcastMgid(link.pkey ?? 0xffff));
     const first = await probeCreates(t, mgid, bcast);
     const dutIn = async (): Promise<McMemberRecord | undefined> => recordOf(await t.probe.groupMembers(mgid), link.hwaddr.gid);
     await poll(dutIn, (x) => x !== undefined, MEMBERSHIP_TIMEOUT_MS);

@@ -8,10 +8,17 @@
 import { expect } from 'chai';
 import { type Case, conformance } from '../harness/conformance.js';
 import type { ProbeFrame, ProbeQp } from '../../src/lab/probe.js';
-import { ARP_OP_REPLY, ARP_OP_REQUEST, ETH_P_ARP, JOIN_STATE_FULL, MCAST_QPN, PKEY_BASE_MASK } from '../../src/wire/constants.js';
+import { ETH_P_ARP, MCAST_QPN, PKEY_BASE_MASK } from '../../src/wire/constants.js';
 import { parseIpv4 } from '../../src/wire/ip-text.js';
+import type { McMemberRecord } from '../../src/wire/mcmember-record.js';
 import { formatGid } from '../../src/wire/mgid.js';
-import { arpFrame, arpOf, describeFrame, hex, lidOf, NO_HWADDR, partitionBroadcastMgid, poll, setPortPkeys, simPortPkeys, sleep, upChild } from './support.js';
+import { frameSummary } from '../harness/capture-views.js';
+import { lidOf, partitionBroadcastMgid, smPkeysOf } from '../harness/fabric-view.js';
+import { arpFrame, arpOf, isArpReply } from '../harness/frames.js';
+import { hex } from '../harness/hex.js';
+import { setPortPkeys, upChild } from '../harness/node-actions.js';
+import { poll, SETTLE_TIMEOUT_MS, sleep } from '../harness/poll.js';
+import { ANSWER_MS, frameOrNull, groupRecord, listenOn, openQp, probeHwAddr, sendToDut, sendToGroup } from '../harness/probe-helpers.js';
 
 /** The child partition of the lab (lab/partitions/sim-lab.conf: both nodes full members). */
 const CHILD_PKEY = 0x8001;
@@ -22,7 +29,6 @@ const CHILD_PREFIX_LEN = 24;
 /** Addresses the probe speaks as, in each subnet (no lab node holds them). */
 const PROBE_DEFAULT_IPV4 = '192.0.2.83';
 const PROBE_CHILD_IPV4 = '198.51.100.83';
-const REPLY_TIMEOUT_MS = 2_000;
 /** Cases that make child interfaces run a dozen control commands on the nodes. */
 const CHILD_CASE_TIMEOUT_MS = 60_000;
 /** How long "no answer" is waited for. */
@@ -32,36 +38,12 @@ const PORT_EVENT_SETTLE_MS = 300;
 
 const samePartition = (a: number, b: number): boolean => (a & PKEY_BASE_MASK) === (b & PKEY_BASE_MASK);
 
-/** The broadcast group of a partition as the SA records it; the case skips when the SA has none. */
-async function groupOf(t: Case, mgid: Buffer): Promise<{ qkey: number; pkey: number; mlid: number }> {
-  const members = await t.probe.groupMembers(mgid);
-  const r = members[0];
-  if (!r) t.skip(`the SA has no group ${formatGid(mgid)}`);
-  return { qkey: r.qkey, pkey: r.pkey, mlid: r.mlid };
-}
-
-/** A probe QP in `pkey`'s partition that hears that partition's broadcast group. */
-async function listenOn(t: Case, mgid: Buffer, pkey: number, qkey: number): Promise<ProbeQp> {
-  const index = t.probe.pkeyIndexOf(pkey);
-  if (index < 0) t.skip(`the probe port is not in partition ${hex(pkey, 4)}`);
-  const qp = await t.probe.openQp({ qkey, pkeyIndex: index });
-  t.defer(() => qp.close(), 'close the probe QP');
-  const rec = await t.probe.join({ mgid, joinState: JOIN_STATE_FULL });
-  t.defer(() => t.probe.leave(mgid, JOIN_STATE_FULL), `probe leaves ${formatGid(mgid)}`);
-  qp.attachMulticast(mgid, rec.mlid);
-  t.defer(() => qp.detachMulticast(mgid, rec.mlid), 'detach the probe QP');
-  return qp;
-}
-
 /** Whether a frame's payload carries an IPv4 address anywhere (ARP or IP): a coarse "is this about that subnet". */
 function mentions(payload: Buffer, ipv4: string): boolean {
   return payload.includes(parseIpv4(ipv4));
 }
 
-const arpReplyFrom = (ip: string) => (f: ProbeFrame): boolean => {
-  const a = arpOf(f.payload);
-  return a !== null && a.op === ARP_OP_REPLY && a.spa === ip;
-};
+const arpReplyFrom = (ip: string) => (f: ProbeFrame): boolean => isArpReply(f.payload, { from: ip });
 
 describe('RFC 4392 §4.1: an IPoIB link is one partition and one broadcast group @pkey', () => {
   conformance({
@@ -79,11 +61,11 @@ describe('RFC 4392 §4.1: an IPoIB link is one partition and one broadcast group
     const parent = await t.dut.adapter.link();
     const childMgid = partitionBroadcastMgid(CHILD_PKEY);
     const defaultMgid = partitionBroadcastMgid(parent.pkey ?? 0xffff);
-    const childGroup = await groupOf(t, childMgid);
-    const defaultGroup = await groupOf(t, defaultMgid);
+    const childGroup = await groupRecord(t, childMgid);
+    const defaultGroup = await groupRecord(t, defaultMgid);
     // Probe ears on both partitions' broadcast groups: the child's must hear the DUT's ARP, the default's nothing of it.
-    const childEar = await listenOn(t, childMgid, childGroup.pkey, childGroup.qkey);
-    const defaultEar = await listenOn(t, defaultMgid, defaultGroup.pkey, defaultGroup.qkey);
+    const childEar = (await listenOn(t, childMgid, { pkey: childGroup.pkey, qkey: childGroup.qkey })).qp;
+    const defaultEar = (await listenOn(t, defaultMgid, { pkey: defaultGroup.pkey, qkey: defaultGroup.qkey })).qp;
     const dutLid = await lidOf(t, parent.hwaddr.gid, defaultGroup.pkey);
 
     const { result: ping, frames } = await t.capture(
@@ -96,8 +78,8 @@ describe('RFC 4392 §4.1: an IPoIB link is one partition and one broadcast group
     const heardOnDefault = defaultEar.received().filter((f) => mentions(f.payload, DUT_CHILD_IPV4) || mentions(f.payload, PEER_CHILD_IPV4));
     await t.attachJson('ping over the child', ping);
     await t.attachJson('groups (SA)', { child: { ...childGroup, mgid: formatGid(childMgid) }, default: { ...defaultGroup, mgid: formatGid(defaultMgid) } });
-    await t.attachJson('frames the DUT child sent', childFrames.map(describeFrame));
-    await t.attachJson('child-subnet frames with the default P_Key', leaked.map(describeFrame));
+    await t.attachJson('frames the DUT child sent', childFrames.map(frameSummary));
+    await t.attachJson('child-subnet frames with the default P_Key', leaked.map(frameSummary));
     await t.attachJson('probe: heard on each partition', { child: heardOnChild.length, default: heardOnDefault.length });
 
     expect(ping.received, `the DUT's ${dutChild.ifname} reaches the peer's child ${PEER_CHILD_IPV4} (2 echoes)`).to.equal(2);
@@ -127,27 +109,22 @@ describe('RFC 4392 §4.1: an IPoIB link is one partition and one broadcast group
     const parent = await t.dut.adapter.link();
     const childMgid = partitionBroadcastMgid(CHILD_PKEY);
     const defaultMgid = partitionBroadcastMgid(parent.pkey ?? 0xffff);
-    const childGroup = await groupOf(t, childMgid);
-    const defaultGroup = await groupOf(t, defaultMgid);
-    const onChild = await listenOn(t, childMgid, childGroup.pkey, childGroup.qkey);
-    const onDefault = await listenOn(t, defaultMgid, defaultGroup.pkey, defaultGroup.qkey);
+    const childGroup = await groupRecord(t, childMgid);
+    const defaultGroup = await groupRecord(t, defaultMgid);
+    const onChild = (await listenOn(t, childMgid, { pkey: childGroup.pkey, qkey: childGroup.qkey })).qp;
+    const onDefault = (await listenOn(t, defaultMgid, { pkey: defaultGroup.pkey, qkey: defaultGroup.qkey })).qp;
 
-    const ask = (qp: ProbeQp, group: { qkey: number; mlid: number }, mgid: Buffer, spa: string, tpa: string): void => {
-      qp.send(
-        { dlid: group.mlid, dqpn: MCAST_QPN, qkey: group.qkey, grh: { dgid: mgid } },
-        arpFrame({ op: ARP_OP_REQUEST, sha: { flags: 0, qpn: qp.qpn, gid: t.probe.gid }, spa, tha: NO_HWADDR, tpa }),
-      );
-    };
+    const ask = (qp: ProbeQp, group: McMemberRecord, spa: string, tpa: string): void => sendToGroup(qp, group, arpFrame({ sha: probeHwAddr(t, qp), spa, tpa }));
     // Crossed: the child's address asked on the default partition, the parent's on the child's.
-    ask(onDefault, defaultGroup, defaultMgid, PROBE_DEFAULT_IPV4, DUT_CHILD_IPV4);
-    ask(onChild, childGroup, childMgid, PROBE_CHILD_IPV4, dutIpv4);
+    ask(onDefault, defaultGroup, PROBE_DEFAULT_IPV4, DUT_CHILD_IPV4);
+    ask(onChild, childGroup, PROBE_CHILD_IPV4, dutIpv4);
     const crossedDefault = await onDefault.collect(arpReplyFrom(DUT_CHILD_IPV4), SILENCE_MS);
     const crossedChild = await onChild.collect(arpReplyFrom(dutIpv4), 0);
     // Straight: each address asked on its own partition (the control that the DUT answers at all).
-    ask(onChild, childGroup, childMgid, PROBE_CHILD_IPV4, DUT_CHILD_IPV4);
-    ask(onDefault, defaultGroup, defaultMgid, PROBE_DEFAULT_IPV4, dutIpv4);
-    const straightChild = await onChild.waitFor(arpReplyFrom(DUT_CHILD_IPV4), REPLY_TIMEOUT_MS).catch(() => null);
-    const straightDefault = await onDefault.waitFor(arpReplyFrom(dutIpv4), REPLY_TIMEOUT_MS).catch(() => null);
+    ask(onChild, childGroup, PROBE_CHILD_IPV4, DUT_CHILD_IPV4);
+    ask(onDefault, defaultGroup, PROBE_DEFAULT_IPV4, dutIpv4);
+    const straightChild = await frameOrNull(onChild, arpReplyFrom(DUT_CHILD_IPV4), ANSWER_MS);
+    const straightDefault = await frameOrNull(onDefault, arpReplyFrom(dutIpv4), ANSWER_MS);
     const show = (f: ProbeFrame | null): unknown => (f ? { srcQpn: hex(f.srcQpn, 6), pkey: hex(f.pkey, 4), qkey: hex(f.qkey, 8), arp: arpOf(f.payload) } : null);
     await t.attachJson('answers', {
       crossed: { childAddressOnDefault: crossedDefault.map(show), parentAddressOnChild: crossedChild.map(show) },
@@ -171,18 +148,13 @@ describe('RFC 4392 §4.1: an IPoIB link is one partition and one broadcast group
     if (!t.dut.ipv4) t.skip('the lab file gives the DUT no IPv4 address');
     const dutIpv4 = t.dut.ipv4;
     const link = await t.dut.adapter.link();
-    const group = await groupOf(t, partitionBroadcastMgid(link.pkey ?? 0xffff));
+    const group = await groupRecord(t, partitionBroadcastMgid(link.pkey ?? 0xffff));
     const dutLid = await lidOf(t, link.hwaddr.gid, group.pkey);
-    const rightIndex = t.probe.pkeyIndexOf(group.pkey);
-    const otherIndex = t.probe.pkeyIndexOf(CHILD_PKEY);
-    if (rightIndex < 0 || otherIndex < 0) t.skip(`the probe port lacks ${hex(group.pkey, 4)} or ${hex(CHILD_PKEY, 4)}`);
-    const right = await t.probe.openQp({ qkey: group.qkey, pkeyIndex: rightIndex });
-    t.defer(() => right.close(), 'close the probe QP');
-    const otherPartition = await t.probe.openQp({ qkey: group.qkey, pkeyIndex: otherIndex });
-    t.defer(() => otherPartition.close(), 'close the probe QP');
+    const right = await openQp(t, { pkey: group.pkey, qkey: group.qkey });
+    const otherPartition = await openQp(t, { pkey: CHILD_PKEY, qkey: group.qkey });
     const wrongQkey = group.qkey ^ 0x1;
 
-    const request = (qp: ProbeQp): Buffer => arpFrame({ op: ARP_OP_REQUEST, sha: { flags: 0, qpn: qp.qpn, gid: t.probe.gid }, spa: PROBE_DEFAULT_IPV4, tha: NO_HWADDR, tpa: dutIpv4 });
+    const request = (qp: ProbeQp): Buffer => arpFrame({ sha: probeHwAddr(t, qp), spa: PROBE_DEFAULT_IPV4, tpa: dutIpv4 });
     const to = { dlid: dutLid, dqpn: link.hwaddr.qpn };
     const rxBefore = (await t.dut.adapter.counters()).rx_packets ?? 0;
     right.send({ ...to, qkey: wrongQkey }, request(right));
@@ -192,7 +164,7 @@ describe('RFC 4392 §4.1: an IPoIB link is one partition and one broadcast group
     const rxAfterBad = (await t.dut.adapter.counters()).rx_packets ?? 0;
     const { result: good, frames } = await t.capture(async () => {
       right.send({ ...to, qkey: group.qkey }, request(right));
-      return right.waitFor(arpReplyFrom(dutIpv4), REPLY_TIMEOUT_MS).catch(() => null);
+      return frameOrNull(right, arpReplyFrom(dutIpv4), ANSWER_MS);
     }, { nodes: [t.dut.fabricNode] });
     // What the DUT put on the wire, whether or not the probe's port accepted it.
     const sentReplies = frames.filter((f) => f.slid === dutLid && f.srcQpn === link.hwaddr.qpn && f.destQpn === right.qpn);
@@ -204,7 +176,7 @@ describe('RFC 4392 §4.1: an IPoIB link is one partition and one broadcast group
       rxPackets: { before: rxBefore, afterBadOnes: rxAfterBad },
       good: good ? { pkey: hex(good.pkey, 4), qkey: hex(good.qkey, 8), srcQpn: hex(good.srcQpn, 6) } : null,
     });
-    await t.attachJson('the DUT\'s unicast to the probe on the wire', sentReplies.map(describeFrame));
+    await t.attachJson('the DUT\'s unicast to the probe on the wire', sentReplies.map(frameSummary));
 
     expect(badQkeyAnswers.length, `ARP replies to a request with Q_Key ${hex(wrongQkey, 8)} (the group's is ${hex(group.qkey, 8)})`).to.equal(0);
     expect(badPkeyAnswers.length, `ARP replies to a request with P_Key ${hex(otherPartition.pkey, 4)} (the group's is ${hex(group.pkey, 4)})`).to.equal(0);
@@ -227,36 +199,31 @@ describe('RFC 4392 §1.2: full and limited partition membership @pkey', () => {
     timeoutMs: CHILD_CASE_TIMEOUT_MS,
   }, async (t: Case) => {
     const limited = CHILD_PKEY & PKEY_BASE_MASK;
-    const probeTable = await simPortPkeys(t, t.probe.name);
-    const dutTable = await simPortPkeys(t, t.dut.fabricNode);
+    const probeTable = await smPkeysOf(t, t.probe.name);
+    const dutTable = await smPkeysOf(t, t.dut.fabricNode);
     if (!probeTable || !dutTable) t.skip('the sim fabric does not show the P_Key tables');
     if (!dutTable.includes(CHILD_PKEY)) t.skip(`the DUT port is not a full member of ${hex(CHILD_PKEY, 4)}`);
     await setPortPkeys(t, t.probe.name, [...probeTable, limited]);
-    const probeHasIt = await poll(async () => t.probe.pkeys, (k) => k.includes(limited));
+    const probeHasIt = await poll(async () => t.probe.pkeys, (k) => k.includes(limited), SETTLE_TIMEOUT_MS);
     if (!probeHasIt.reached) t.skip(`the probe port did not get the limited P_Key ${hex(limited, 4)}`);
 
     const child = await upChild(t, t.dut, CHILD_PKEY, `${DUT_CHILD_IPV4}/${CHILD_PREFIX_LEN}`);
     expect(child.carrierAfterMs, `the DUT's ${child.ifname} has carrier`).to.not.equal(null);
-    const group = await groupOf(t, partitionBroadcastMgid(CHILD_PKEY));
+    const group = await groupRecord(t, partitionBroadcastMgid(CHILD_PKEY));
     const dutLid = await lidOf(t, child.link.hwaddr.gid, CHILD_PKEY);
-    const qp = await t.probe.openQp({ qkey: group.qkey, pkeyIndex: t.probe.pkeys.indexOf(limited) });
-    t.defer(() => qp.close(), 'close the probe QP');
-    const ask = (): void =>
-      qp.send(
-        { dlid: dutLid, dqpn: child.link.hwaddr.qpn, qkey: group.qkey },
-        arpFrame({ op: ARP_OP_REQUEST, sha: { flags: 0, qpn: qp.qpn, gid: t.probe.gid }, spa: PROBE_CHILD_IPV4, tha: NO_HWADDR, tpa: DUT_CHILD_IPV4 }),
-      );
+    const qp = await openQp(t, { pkey: limited, qkey: group.qkey, exact: true });
+    const ask = (): void => sendToDut(qp, { lid: dutLid, hwaddr: child.link.hwaddr }, arpFrame({ sha: probeHwAddr(t, qp), spa: PROBE_CHILD_IPV4, tpa: DUT_CHILD_IPV4 }), group.qkey);
     const rx = async (): Promise<number> => (await t.dut.adapter.counters(child.ifname)).rx_packets ?? 0;
 
     // Limited probe → full DUT: one side is full, so the frame is accepted (and answered).
     const rx0 = await rx();
     ask();
-    const answered = await qp.waitFor(arpReplyFrom(DUT_CHILD_IPV4), REPLY_TIMEOUT_MS).catch(() => null);
+    const answered = await frameOrNull(qp, arpReplyFrom(DUT_CHILD_IPV4), ANSWER_MS);
     const rx1 = await rx();
 
     // The DUT port becomes a limited member of the same partition: limited → limited must be dropped.
     await setPortPkeys(t, t.dut.fabricNode, dutTable.map((k) => (k === CHILD_PKEY ? limited : k)));
-    await poll(() => simPortPkeys(t, t.dut.fabricNode), (k) => k?.includes(limited) ?? false);
+    await poll(() => smPkeysOf(t, t.dut.fabricNode), (k) => k?.includes(limited) ?? false, SETTLE_TIMEOUT_MS);
     await sleep(PORT_EVENT_SETTLE_MS);
     const rx2 = await rx();
     qp.clear();

@@ -7,8 +7,9 @@
 import { expect } from 'chai';
 import { ARPHRD_INFINIBAND, ARP_OP_REQUEST, ETH_P_ARP, ETH_P_IP, ETH_P_IPV6, ND_OPT_SOURCE_LLADDR } from '../../src/wire/constants.js';
 import { conformance } from '../harness/conformance.js';
-import { ipoibFrame, nsPacket, rawArpBody } from './probe-frames.js';
-import { type DropReason, dropsCounted, expectUnharmed, PROBE_IPV6, ProbeKit } from './probe-kit.js';
+import { ipoibFrame, nsPacket, rawArpBody } from '../harness/frames.js';
+import { PROBE_IPV6, ProbeHost } from './probe-host.js';
+import { type DropReason, dropsCounted, expectUnharmed } from './unharmed.js';
 
 const FLOOD_FRAMES = 2000;
 /** Frames sent between two yields to the event loop, so the probe's own receive side keeps up. */
@@ -24,27 +25,27 @@ describe('robustness probes: flood of malformed frames @robustness', function ()
       timeoutMs: 45_000,
     },
     async (t) => {
-      const kit = await ProbeKit.open(t);
-      const badArp = rawArpBody({ htype: ARPHRD_INFINIBAND, ptype: ETH_P_IP, hlen: 6, plen: 4, op: ARP_OP_REQUEST, sha: kit.hwaddr, spa: '192.0.2.199', tpa: kit.dutIpv4 });
-      const badNd = nsPacket({ src: PROBE_IPV6, dst: kit.dutIpv6, target: kit.dutIpv6, options: [{ kind: 'raw', type: ND_OPT_SOURCE_LLADDR, length: 1, data: Buffer.alloc(6) }] });
+      const host = await ProbeHost.open(t);
+      const badArp = rawArpBody({ htype: ARPHRD_INFINIBAND, ptype: ETH_P_IP, hlen: 6, plen: 4, op: ARP_OP_REQUEST, sha: host.hwaddr, spa: '192.0.2.199', tpa: host.dutIpv4 });
+      const badNd = nsPacket({ src: PROBE_IPV6, dst: host.dutIpv6, target: host.dutIpv6, options: [{ kind: 'raw', type: ND_OPT_SOURCE_LLADDR, length: 1, data: Buffer.alloc(6) }] });
       const kinds: Array<{ reason: DropReason; frame: Buffer }> = [
         { reason: 'short', frame: Buffer.from([0x08, 0x00]) },
         { reason: 'ethertype', frame: ipoibFrame(0x88b5, Buffer.alloc(60, 0x5a)) },
         { reason: 'arp', frame: ipoibFrame(ETH_P_ARP, badArp) },
         { reason: 'nd', frame: ipoibFrame(ETH_P_IPV6, badNd) },
       ];
-      const before = kit.countersAtOpen;
+      const before = host.countersAtOpen;
       const sent: Record<string, number> = Object.fromEntries(kinds.map((k) => [k.reason, 0]));
-      const destinations = [kit.toDut(), kit.toBroadcast()];
+      const destinations = [host.toDut(), host.toBroadcast()];
       const started = performance.now();
       for (let i = 0; i < FLOOD_FRAMES; i++) {
         const k = kinds[i % kinds.length]!;
-        kit.send(destinations[Math.floor(i / kinds.length) % 2]!, k.frame);
+        host.send(destinations[Math.floor(i / kinds.length) % 2]!, k.frame);
         sent[k.reason]!++;
         if (i % BATCH_FRAMES === BATCH_FRAMES - 1) await new Promise((r) => setImmediate(r));
       }
       const sendMs = Math.round(performance.now() - started);
-      const delta = await expectUnharmed(t, kit, before, `a flood of ${FLOOD_FRAMES} malformed frames`);
+      const delta = await expectUnharmed(t, host, before, `a flood of ${FLOOD_FRAMES} malformed frames`);
       await t.attachJson('flood', { frames: FLOOD_FRAMES, sendMs, sentByKind: sent });
       // Under a flood a stack may shed frames before it classifies them, so each reason must show
       // some drops, and never more than frames of that kind were sent.

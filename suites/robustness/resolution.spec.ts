@@ -15,10 +15,12 @@ import { formatIpv6, parseIpv6 } from '../../src/wire/ip-text.js';
 import { parseGid } from '../../src/wire/mgid.js';
 import { conformance } from '../harness/conformance.js';
 import type { Case } from '../harness/conformance.js';
-import { arpBody, arpOf, echoReplyOf, ipoibFrame, isArpReplyFrom, isArpRequestFor, naOf, nsPacket, rawArpBody } from './probe-frames.js';
-import { ANSWER_TIMEOUT_MS, expectDropsCounted, expectUnharmed, PROBE_IPV4, PROBE_IPV6, ProbeKit, showNeighbour, SILENCE_WINDOW_MS } from './probe-kit.js';
-
-const hex = (n: number, digits: number): string => `0x${n.toString(16).padStart(digits, '0')}`;
+import { arpBody, arpOf, echoReplyOf, ipoibFrame, isArpReply, isArpRequest, naOf, nsPacket, rawArpBody } from '../harness/frames.js';
+import { hex } from '../harness/hex.js';
+import { sleep } from '../harness/poll.js';
+import { ANSWER_MS, openQp, SILENCE_MS } from '../harness/probe-helpers.js';
+import { PROBE_IPV4, PROBE_IPV6, ProbeHost } from './probe-host.js';
+import { expectDropsCounted, expectUnharmed, showNeighbour } from './unharmed.js';
 
 /** Lab-subnet addresses no node holds, one per malformed stimulus, so any entry for them was learnt from it. */
 const unusedIpv4 = (i: number): string => `192.0.2.${100 + i}`;
@@ -44,29 +46,29 @@ describe('robustness probes: ARP and ND @robustness @arp @nd', function () {
       requires: ['probe', 'ipv4'],
     },
     async (t) => {
-      const kit = await ProbeKit.open(t);
+      const host = await ProbeHost.open(t);
       await ensurePeerEntry(t);
       const good = { htype: ARPHRD_INFINIBAND, ptype: ETH_P_IP, hlen: 20, plen: 4, op: ARP_OP_REQUEST };
       const variants: Array<{ what: string; body: (spa: string) => Buffer }> = [
-        ...[6, 16, 0, 255].map((hlen) => ({ what: `hlen ${hlen}`, body: (spa: string) => rawArpBody({ ...good, hlen, sha: kit.hwaddr, spa, tpa: kit.dutIpv4 }) })),
-        ...[0, 16].map((plen) => ({ what: `plen ${plen}`, body: (spa: string) => rawArpBody({ ...good, plen, sha: kit.hwaddr, spa, tpa: kit.dutIpv4 }) })),
-        ...[1, 6].map((htype) => ({ what: `htype ${htype}`, body: (spa: string) => rawArpBody({ ...good, htype, sha: kit.hwaddr, spa, tpa: kit.dutIpv4 }) })),
-        { what: 'ptype 0x86dd', body: (spa: string) => rawArpBody({ ...good, ptype: ETH_P_IPV6, sha: kit.hwaddr, spa, tpa: kit.dutIpv4 }) },
-        ...[0, 3, 4, 8, 9, 0xffff].map((op) => ({ what: `op ${op}`, body: (spa: string) => rawArpBody({ ...good, op, sha: kit.hwaddr, spa, tpa: kit.dutIpv4 }) })),
-        { what: 'body cut to 30 octets', body: (spa: string) => arpBody({ sha: kit.hwaddr, spa, tpa: kit.dutIpv4 }).subarray(0, 30) },
+        ...[6, 16, 0, 255].map((hlen) => ({ what: `hlen ${hlen}`, body: (spa: string) => rawArpBody({ ...good, hlen, sha: host.hwaddr, spa, tpa: host.dutIpv4 }) })),
+        ...[0, 16].map((plen) => ({ what: `plen ${plen}`, body: (spa: string) => rawArpBody({ ...good, plen, sha: host.hwaddr, spa, tpa: host.dutIpv4 }) })),
+        ...[1, 6].map((htype) => ({ what: `htype ${htype}`, body: (spa: string) => rawArpBody({ ...good, htype, sha: host.hwaddr, spa, tpa: host.dutIpv4 }) })),
+        { what: 'ptype 0x86dd', body: (spa: string) => rawArpBody({ ...good, ptype: ETH_P_IPV6, sha: host.hwaddr, spa, tpa: host.dutIpv4 }) },
+        ...[0, 3, 4, 8, 9, 0xffff].map((op) => ({ what: `op ${op}`, body: (spa: string) => rawArpBody({ ...good, op, sha: host.hwaddr, spa, tpa: host.dutIpv4 }) })),
+        { what: 'body cut to 30 octets', body: (spa: string) => arpBody({ sha: host.hwaddr, spa, tpa: host.dutIpv4 }).subarray(0, 30) },
       ];
-      const before = kit.countersAtOpen;
-      kit.clear();
+      const before = host.countersAtOpen;
+      host.clear();
       const spas = variants.map((_, i) => unusedIpv4(i));
-      variants.forEach((v, i) => kit.send(kit.toDut(), ipoibFrame(ETH_P_ARP, v.body(spas[i]!))));
+      variants.forEach((v, i) => host.send(host.toDut(), ipoibFrame(ETH_P_ARP, v.body(spas[i]!))));
       // The same malformed requests again, now claiming the peer's address: none may rewrite the DUT's entry for it.
-      for (const v of variants) kit.send(kit.toBroadcast(), ipoibFrame(ETH_P_ARP, v.body(t.peer.ipv4!)));
-      const answers = await kit.unicastWithin(SILENCE_WINDOW_MS, (f) => f.payload.readUInt16BE(0) === ETH_P_ARP);
+      for (const v of variants) host.send(host.toBroadcast(), ipoibFrame(ETH_P_ARP, v.body(t.peer.ipv4!)));
+      const answers = await host.unicastWithin(SILENCE_MS, (f) => f.payload.readUInt16BE(0) === ETH_P_ARP);
       await t.attachJson('stimuli', variants.map((v, i) => ({ what: v.what, spa: spas[i] })));
-      expect(answers.map((f) => arpOf(f)?.tpa ?? 'undecodable'), 'ARP packets the DUT sent to the probe in answer to malformed ARP').to.deep.equal([]);
+      expect(answers.map((f) => arpOf(f.payload)?.tpa ?? 'undecodable'), 'ARP packets the DUT sent to the probe in answer to malformed ARP').to.deep.equal([]);
       const learnt = entriesFor(await t.dut.adapter.neighbours(), spas);
       expect(learnt.map(showNeighbour), 'neighbour entries the DUT made from malformed ARP').to.deep.equal([]);
-      const delta = await expectUnharmed(t, kit, before, 'malformed ARP');
+      const delta = await expectUnharmed(t, host, before, 'malformed ARP');
       expectDropsCounted(delta, { arp: 2 * variants.length }, 'malformed ARP');
     },
   );
@@ -79,28 +81,28 @@ describe('robustness probes: ARP and ND @robustness @arp @nd', function () {
       requires: ['probe', 'ipv4'],
     },
     async (t) => {
-      const kit = await ProbeKit.open(t);
-      const before = kit.countersAtOpen;
+      const host = await ProbeHost.open(t);
+      const before = host.countersAtOpen;
       for (const flags of [0x3f, 0x20, 0xff]) {
         await t.step(`sha flags ${hex(flags, 2)}`, async () => {
-          await kit.expectArpAnswer(`request whose sha flags are ${hex(flags, 2)}`, { sha: { ...kit.hwaddr, flags } });
+          await host.expectArpAnswer(`request whose sha flags are ${hex(flags, 2)}`, { sha: { ...host.hwaddr, flags } });
           // The entry must work: an echo from the probe's address is answered at the probe QP.
-          await kit.expectEchoReply(4, kit.sendEcho(4), `echo after the sha with flags ${hex(flags, 2)}`);
+          await host.expectEchoReply(4, host.sendEcho(4), `echo after the sha with flags ${hex(flags, 2)}`);
         });
       }
-      const foreignPrefix = Buffer.from(kit.hwaddr.gid);
+      const foreignPrefix = Buffer.from(host.hwaddr.gid);
       foreignPrefix.writeUInt32BE(0xfec00000, 0);
       const odd: Array<{ what: string; sha: IpoibHwAddr }> = [
-        { what: 'QPN 0', sha: { ...kit.hwaddr, qpn: 0 } },
-        { what: 'QPN 1', sha: { ...kit.hwaddr, qpn: 1 } },
-        { what: 'QPN 0xffffff', sha: { ...kit.hwaddr, qpn: MCAST_QPN } },
-        { what: 'multicast GID', sha: { ...kit.hwaddr, gid: parseGid('ff12:401b:ffff::ffff:ffff') } },
-        { what: 'all-zero GID', sha: { ...kit.hwaddr, gid: Buffer.alloc(16) } },
-        { what: 'foreign subnet prefix', sha: { ...kit.hwaddr, gid: foreignPrefix } },
+        { what: 'QPN 0', sha: { ...host.hwaddr, qpn: 0 } },
+        { what: 'QPN 1', sha: { ...host.hwaddr, qpn: 1 } },
+        { what: 'QPN 0xffffff', sha: { ...host.hwaddr, qpn: MCAST_QPN } },
+        { what: 'multicast GID', sha: { ...host.hwaddr, gid: parseGid('ff12:401b:ffff::ffff:ffff') } },
+        { what: 'all-zero GID', sha: { ...host.hwaddr, gid: Buffer.alloc(16) } },
+        { what: 'foreign subnet prefix', sha: { ...host.hwaddr, gid: foreignPrefix } },
       ];
-      kit.clear();
-      odd.forEach((o, i) => kit.send(kit.toDut(), ipoibFrame(ETH_P_ARP, arpBody({ sha: o.sha, spa: unusedIpv4(20 + i), tpa: kit.dutIpv4 }))));
-      const replies = await kit.unicastWithin(SILENCE_WINDOW_MS, (f) => isArpReplyFrom(f, kit.dutIpv4));
+      host.clear();
+      odd.forEach((o, i) => host.send(host.toDut(), ipoibFrame(ETH_P_ARP, arpBody({ sha: o.sha, spa: unusedIpv4(20 + i), tpa: host.dutIpv4 }))));
+      const replies = await host.unicastWithin(SILENCE_MS, (f) => isArpReply(f.payload, { from: host.dutIpv4 }));
       const neighbours = await t.dut.adapter.neighbours();
       const policy = odd.map((o, i) => {
         const entry = entriesFor(neighbours, [unusedIpv4(20 + i)])[0];
@@ -110,7 +112,7 @@ describe('robustness probes: ARP and ND @robustness @arp @nd', function () {
       // A multicast GID can never name a port: an entry holding one would send unicast to a group.
       const multicastEntries = neighbours.filter((n) => n.hwaddr !== null && n.hwaddr.gid[0] === 0xff);
       expect(multicastEntries.map(showNeighbour), 'neighbour entries whose GID is a multicast GID').to.deep.equal([]);
-      await expectUnharmed(t, kit, before, 'odd sender addresses');
+      await expectUnharmed(t, host, before, 'odd sender addresses');
     },
   );
 
@@ -122,42 +124,41 @@ describe('robustness probes: ARP and ND @robustness @arp @nd', function () {
       requires: ['probe', 'ipv4'],
     },
     async (t) => {
-      const kit = await ProbeKit.open(t);
-      const second = await t.probe.openQp({ qkey: kit.qp.qkey, pkeyIndex: kit.qp.pkeyIndex });
-      t.defer(() => second.close(), 'close the second probe QP');
-      const before = kit.countersAtOpen;
-      await kit.expectArpAnswer('setup: the probe address on the first QP');
-      const qp2Hw: IpoibHwAddr = { ...kit.hwaddr, qpn: second.qpn };
+      const host = await ProbeHost.open(t);
+      const second = await openQp(t, { pkey: host.qp.pkey, qkey: host.qp.qkey, exact: true });
+      const before = host.countersAtOpen;
+      await host.expectArpAnswer('setup: the probe address on the first QP');
+      const qp2Hw: IpoibHwAddr = { ...host.hwaddr, qpn: second.qpn };
       const gratuitous = (sha: IpoibHwAddr, op: number): Buffer => ipoibFrame(ETH_P_ARP, arpBody({ op, sha, spa: PROBE_IPV4, tpa: PROBE_IPV4 }));
       // The echo comes from the same IPv4 source either way; which QP it is answered on shows the entry in use.
       const observe = async (what: string): Promise<{ what: string; answeredOn: string; entry: string | null }> => {
-        const seq = kit.nextSeq();
-        kit.send(kit.toDut(), ipoibFrame(ETH_P_IP, kit.echoPacket(4, seq)));
-        const match = (f: ProbeFrame): boolean => echoReplyOf(f)?.sequence === seq;
+        const seq = host.nextSeq();
+        host.send(host.toDut(), ipoibFrame(ETH_P_IP, host.echoPacket(4, seq)));
+        const match = (f: ProbeFrame): boolean => echoReplyOf(f.payload)?.sequence === seq;
         // The first answer on either QP, then a short look for a second copy on the other.
-        const arrived = (qp: typeof second): Promise<boolean> => qp.waitFor(match, ANSWER_TIMEOUT_MS).then(() => true, () => false);
-        await Promise.race([arrived(kit.qp), arrived(second)]);
-        const [a, b] = await Promise.all([kit.qp.collect(match, 100), second.collect(match, 100)]);
+        const arrived = (qp: typeof second): Promise<boolean> => qp.waitFor(match, ANSWER_MS).then(() => true, () => false);
+        await Promise.race([arrived(host.qp), arrived(second)]);
+        const [a, b] = await Promise.all([host.qp.collect(match, 100), second.collect(match, 100)]);
         const entry = entriesFor(await t.dut.adapter.neighbours(), [PROBE_IPV4])[0];
         const answeredOn = a.length > 0 && b.length > 0 ? 'both' : a.length > 0 ? 'first' : b.length > 0 ? 'second' : 'none';
         return { what, answeredOn, entry: entry?.hwaddr ? formatHwAddr(entry.hwaddr) : null };
       };
       const seen = [await observe('after the request from the first QP')];
-      kit.send(kit.toBroadcast(), gratuitous(qp2Hw, ARP_OP_REQUEST));
-      await new Promise((r) => setTimeout(r, 50));
+      host.send(host.toBroadcast(), gratuitous(qp2Hw, ARP_OP_REQUEST));
+      await sleep(50);
       seen.push(await observe('after a gratuitous request moving the address to the second QP'));
       // The same address claimed from both QPs in turn, fast.
-      for (let i = 0; i < 20; i++) kit.send(kit.toBroadcast(), gratuitous(i % 2 === 0 ? kit.hwaddr : qp2Hw, i % 4 < 2 ? ARP_OP_REQUEST : ARP_OP_REPLY));
-      await new Promise((r) => setTimeout(r, 50));
+      for (let i = 0; i < 20; i++) host.send(host.toBroadcast(), gratuitous(i % 2 === 0 ? host.hwaddr : qp2Hw, i % 4 < 2 ? ARP_OP_REQUEST : ARP_OP_REPLY));
+      await sleep(50);
       seen.push(await observe('after 20 claims alternating between the two QPs'));
       await t.attachJson('cache update policy (recorded)', seen);
-      const qpnOf = { first: kit.qp.qpn, second: second.qpn };
+      const qpnOf = { first: host.qp.qpn, second: second.qpn };
       for (const s of seen) {
         expect(s.answeredOn, `echo reply ${s.what}: it must reach exactly one of the two QPs`).to.be.oneOf(['first', 'second']);
-        const expected = formatHwAddr({ ...kit.hwaddr, qpn: qpnOf[s.answeredOn as 'first' | 'second'] });
+        const expected = formatHwAddr({ ...host.hwaddr, qpn: qpnOf[s.answeredOn as 'first' | 'second'] });
         expect(s.entry, `the DUT's entry for ${PROBE_IPV4} ${s.what} vs. the QP its echo reply went to`).to.equal(expected);
       }
-      await expectUnharmed(t, kit, before, 'QPN churn');
+      await expectUnharmed(t, host, before, 'QPN churn');
     },
   );
 
@@ -169,26 +170,26 @@ describe('robustness probes: ARP and ND @robustness @arp @nd', function () {
       requires: ['probe', 'ipv4'],
     },
     async (t) => {
-      const kit = await ProbeKit.open(t);
-      const before = kit.countersAtOpen;
+      const host = await ProbeHost.open(t);
+      const before = host.countersAtOpen;
       // A reply the DUT never asked for, unicast to it.
       const unsolicited = unusedIpv4(40);
-      kit.send(kit.toDut(), ipoibFrame(ETH_P_ARP, arpBody({ op: ARP_OP_REPLY, sha: kit.hwaddr, spa: unsolicited, tha: kit.dut.link.hwaddr, tpa: kit.dutIpv4 })));
+      host.send(host.toDut(), ipoibFrame(ETH_P_ARP, arpBody({ op: ARP_OP_REPLY, sha: host.hwaddr, spa: unsolicited, tha: host.dut.link.hwaddr, tpa: host.dutIpv4 })));
       // A reply to a request the DUT did send, but through the broadcast group instead of unicast.
       const asked = unusedIpv4(41);
-      kit.clear();
+      host.clear();
       const pinging = t.dut.adapter.ping(asked, { count: 1, waitSeconds: 1 });
-      const request = await kit.qp.waitFor((f) => isArpRequestFor(f, asked), ANSWER_TIMEOUT_MS);
-      const requester = arpOf(request)!.sha;
-      kit.send(kit.toBroadcast(), ipoibFrame(ETH_P_ARP, arpBody({ op: ARP_OP_REPLY, sha: kit.hwaddr, spa: asked, tha: requester, tpa: kit.dutIpv4 })));
-      const echo = await kit.qp.collect((f) => f.payload.readUInt16BE(0) === ETH_P_IP && f.payload.subarray(4 + 16, 4 + 20).equals(Buffer.from(asked.split('.').map(Number))), ANSWER_TIMEOUT_MS / 2);
+      const request = await host.qp.waitFor((f) => isArpRequest(f.payload, { to: asked }), ANSWER_MS);
+      const requester = arpOf(request.payload)!.sha;
+      host.send(host.toBroadcast(), ipoibFrame(ETH_P_ARP, arpBody({ op: ARP_OP_REPLY, sha: host.hwaddr, spa: asked, tha: requester, tpa: host.dutIpv4 })));
+      const echo = await host.qp.collect((f) => f.payload.readUInt16BE(0) === ETH_P_IP && f.payload.subarray(4 + 16, 4 + 20).equals(Buffer.from(asked.split('.').map(Number))), ANSWER_MS / 2);
       await pinging;
       const neighbours = await t.dut.adapter.neighbours();
       await t.attachJson('misdirected ARP policy (recorded)', {
         unsolicitedReply: entriesFor(neighbours, [unsolicited]).map(showNeighbour),
         replyThroughBroadcastGroup: { entry: entriesFor(neighbours, [asked]).map(showNeighbour), dutSentItsEchoToTheProbe: echo.length > 0 },
       });
-      await expectUnharmed(t, kit, before, 'misdirected ARP replies');
+      await expectUnharmed(t, host, before, 'misdirected ARP replies');
     },
   );
 
@@ -200,8 +201,8 @@ describe('robustness probes: ARP and ND @robustness @arp @nd', function () {
       requires: ['probe', 'ipv6'],
     },
     async (t) => {
-      const kit = await ProbeKit.open(t);
-      const address = encodeToBuffer(ipoibHwAddr, kit.hwaddr);
+      const host = await ProbeHost.open(t);
+      const address = encodeToBuffer(ipoibHwAddr, host.hwaddr);
       // Options of the wrong length: the address cut or padded to length*8-2 octets after type and length.
       const sized = (units: number): Buffer => {
         const data = Buffer.alloc(Math.max(0, units * 8 - 2));
@@ -209,28 +210,28 @@ describe('robustness probes: ARP and ND @robustness @arp @nd', function () {
         return data;
       };
       const bad = [1, 2, 4].map((units) => ({ what: `length ${units}`, option: { kind: 'raw' as const, type: ND_OPT_SOURCE_LLADDR, length: units, data: sized(units) } }));
-      const before = kit.countersAtOpen;
-      kit.clear();
+      const before = host.countersAtOpen;
+      host.clear();
       const srcs = bad.map((_, i) => unusedIpv6(i));
-      bad.forEach((b, i) => kit.send(kit.toDut(), ipoibFrame(ETH_P_IPV6, nsPacket({ src: srcs[i]!, dst: kit.dutIpv6, target: kit.dutIpv6, options: [b.option] }))));
+      bad.forEach((b, i) => host.send(host.toDut(), ipoibFrame(ETH_P_IPV6, nsPacket({ src: srcs[i]!, dst: host.dutIpv6, target: host.dutIpv6, options: [b.option] }))));
       // Length 0 cannot be encoded by the codec (an option of no octets): write it by hand.
       const zeroSrc = unusedIpv6(9);
-      const good = nsPacket({ src: zeroSrc, dst: kit.dutIpv6, target: kit.dutIpv6, options: [kit.sourceOption()] });
+      const good = nsPacket({ src: zeroSrc, dst: host.dutIpv6, target: host.dutIpv6, options: [host.sourceOption()] });
       const zeroLen = Buffer.from(good);
       zeroLen[40 + 24 + 1] = 0; // the option's length octet; the checksum is left as it was, as a sender of garbage would
-      kit.send(kit.toDut(), ipoibFrame(ETH_P_IPV6, zeroLen));
-      const answers = await kit.unicastWithin(SILENCE_WINDOW_MS, (f) => naOf(f) !== null);
+      host.send(host.toDut(), ipoibFrame(ETH_P_IPV6, zeroLen));
+      const answers = await host.unicastWithin(SILENCE_MS, (f) => naOf(f.payload) !== null);
       expect(answers.length, 'neighbor advertisements the DUT sent to the probe for solicitations with a bad option').to.equal(0);
       const learnt = entriesFor(await t.dut.adapter.neighbours(), [...srcs, zeroSrc]).filter((n) => n.hwaddr !== null);
       expect(learnt.map(showNeighbour), 'neighbour entries with an address learnt from a bad option').to.deep.equal([]);
       for (const flags of [0x3f, 0x20]) {
-        await kit.expectNdAnswer(`solicitation whose source address has flags ${hex(flags, 2)}`, { options: [kit.sourceOption({ ...kit.hwaddr, flags })] });
+        await host.expectNdAnswer(`solicitation whose source address has flags ${hex(flags, 2)}`, { options: [host.sourceOption({ ...host.hwaddr, flags })] });
       }
-      kit.clear();
-      kit.send(kit.toDut(), ipoibFrame(ETH_P_IPV6, nsPacket({ src: PROBE_IPV6, dst: kit.dutIpv6, target: kit.dutIpv6, options: [{ kind: 'lladdr', type: ND_OPT_SOURCE_LLADDR, pad: 0xabcd, address: kit.hwaddr }] })));
-      const padAnswer = await kit.unicastWithin(SILENCE_WINDOW_MS, (f) => naOf(f) !== null);
+      host.clear();
+      host.send(host.toDut(), ipoibFrame(ETH_P_IPV6, nsPacket({ src: PROBE_IPV6, dst: host.dutIpv6, target: host.dutIpv6, options: [{ kind: 'lladdr', type: ND_OPT_SOURCE_LLADDR, pad: 0xabcd, address: host.hwaddr }] })));
+      const padAnswer = await host.unicastWithin(SILENCE_MS, (f) => naOf(f.payload) !== null);
       await t.attachJson('non-zero pad octets (recorded)', { answered: padAnswer.length > 0 });
-      const delta = await expectUnharmed(t, kit, before, 'bad ND options');
+      const delta = await expectUnharmed(t, host, before, 'bad ND options');
       expectDropsCounted(delta, { nd: bad.length + 1 }, 'bad ND options');
     },
   );

@@ -12,21 +12,17 @@ import type {
   CreatedChild,
   DutAdapter,
   DutInterface,
-  FileDigest,
-  FileReceiver,
   IpAddress,
   IpoibMode,
   McgRow,
   Neighbour,
   NetlinkChildSpec,
   PathRow,
-  PingOptions,
-  PingResult,
   Undo,
 } from './dut.js';
 import { NO_UNDO } from './dut.js';
 import { checkErrno } from './kernel-errno.js';
-import { NodeTraffic } from './node-traffic.js';
+import { NodeStackTraffic, checkPkeyArg } from './node-traffic.js';
 import {
   type EthtoolCoalesce,
   type EthtoolDriverInfo,
@@ -86,23 +82,22 @@ export function legacyChildName(parent: string, written: number): string {
   return `${parent.slice(0, CHILD_PARENT_NAME_MAX)}.${written.toString(16).padStart(4, '0')}`;
 }
 
-export class KernelIpoibAdapter implements DutAdapter {
+export class KernelIpoibAdapter extends NodeStackTraffic implements DutAdapter {
   readonly kind = 'kernel' as const;
   private release: Promise<KernelRelease> | null = null;
   private readonly pollTries: number;
   private readonly pollIntervalMs: number;
   private readonly sleep: (ms: number) => Promise<void>;
-  private readonly traffic: NodeTraffic;
 
   constructor(
     private readonly node: Transport,
     readonly ifname: string,
     o: KernelIpoibOptions = {},
   ) {
+    super(node);
     this.pollTries = o.pollTries ?? 50;
     this.pollIntervalMs = o.pollIntervalMs ?? 100;
     this.sleep = o.sleep ?? realSleep;
-    this.traffic = new NodeTraffic(node);
   }
 
   /** `uname -r`, read once per adapter. */
@@ -496,25 +491,4 @@ export class KernelIpoibAdapter implements DutAdapter {
     return parsePathDump(await this.debugfs(ifname, '_path'), ifname);
   }
 
-  // ---- traffic from the node's IP stack (the same tools whichever IPoIB implementation runs) ----
-
-  ping(target: string, o: PingOptions & { ifname?: string } = {}): Promise<PingResult> {
-    return this.traffic.ping(target, o.ifname ?? this.ifname, o);
-  }
-
-  makeFile(bytes: number): Promise<FileDigest & { undo: Undo }> {
-    return this.traffic.makeFile(bytes);
-  }
-
-  receiveFile(port: number, family: 'inet' | 'inet6' = 'inet'): Promise<FileReceiver> {
-    return this.traffic.receiveFile(port, family);
-  }
-
-  sendFile(path: string, address: string, port: number): Promise<void> {
-    return this.traffic.sendFile(path, address, port);
-  }
-}
-
-function checkPkeyArg(op: string, pkey: number): void {
-  if (!Number.isInteger(pkey) || pkey < 0 || pkey > 0xffff) throw new ArgumentError(op, 'pkey', pkey, 'an integer from 0 to 0xffff');
 }

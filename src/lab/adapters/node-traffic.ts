@@ -74,3 +74,37 @@ export class NodeTraffic {
     await this.node.check(['socat', '-u', `FILE:${path}`, to]);
   }
 }
+
+/**
+ * The traffic half of every DUT adapter: ping and file transfers from the node's own IP stack,
+ * the same whichever IPoIB implementation carries them. Adapters extend it.
+ */
+export abstract class NodeStackTraffic {
+  protected readonly traffic: NodeTraffic;
+  abstract readonly ifname: string;
+
+  constructor(node: Transport) {
+    this.traffic = new NodeTraffic(node);
+  }
+
+  ping(target: string, o: PingOptions & { ifname?: string } = {}): Promise<PingResult> {
+    return this.traffic.ping(target, o.ifname ?? this.ifname, o);
+  }
+
+  makeFile(bytes: number): Promise<FileDigest & { undo: Undo }> {
+    return this.traffic.makeFile(bytes);
+  }
+
+  receiveFile(port: number, family: 'inet' | 'inet6' = 'inet'): Promise<FileReceiver> {
+    return this.traffic.receiveFile(port, family);
+  }
+
+  sendFile(path: string, address: string, port: number): Promise<void> {
+    return this.traffic.sendFile(path, address, port);
+  }
+}
+
+/** The P_Key argument check both adapters make before they write anything. */
+export function checkPkeyArg(op: string, pkey: number): void {
+  if (!Number.isInteger(pkey) || pkey < 0 || pkey > 0xffff) throw new ArgumentError(op, 'pkey', pkey, 'an integer from 0 to 0xffff');
+}

@@ -22,16 +22,12 @@ import type {
   CreatedChild,
   DutAdapter,
   DutInterface,
-  FileDigest,
-  FileReceiver,
   IpAddress,
   IpoibMode,
   McgRow,
   Neighbour,
   NetlinkChildSpec,
   PathRow,
-  PingOptions,
-  PingResult,
   Undo,
 } from './dut.js';
 import { NO_UNDO } from './dut.js';
@@ -40,7 +36,7 @@ import { IPOIB_ETHTOOL_COUNTERS } from './ethtool-parsers.js';
 import { parseIpAddrJson } from './ip-json-parsers.js';
 import { checkErrno } from './kernel-errno.js';
 import { legacyChildName } from './kernel-ipoib.js';
-import { NodeTraffic } from './node-traffic.js';
+import { NodeStackTraffic, checkPkeyArg } from './node-traffic.js';
 
 /** Deadline of one ipoibctl or ip call when the caller gives none. */
 const DEFAULT_CALL_TIMEOUT_MS = 15_000;
@@ -159,25 +155,24 @@ function parseAddress(command: string, where: string, text: string): IpoibHwAddr
   }
 }
 
-export class ReferenceIpoibAdapter implements DutAdapter {
+export class ReferenceIpoibAdapter extends NodeStackTraffic implements DutAdapter {
   readonly kind = 'reference' as const;
   readonly ifname: string;
   private readonly ipoibctl: readonly string[] | null;
   private readonly socket: string | null;
   private readonly callTimeoutMs: number;
-  private readonly traffic: NodeTraffic;
 
   constructor(
     private readonly node: Transport,
     o: ReferenceIpoibOptions,
   ) {
+    super(node);
     if ((o.ipoibctl === undefined) === (o.socket === undefined)) throw new ArgumentError('ReferenceIpoibAdapter', 'ipoibctl/socket', o, 'exactly one of ipoibctl (an argv prefix) and socket (a path)');
     if (o.ipoibctl !== undefined && o.ipoibctl.length === 0) throw new ArgumentError('ReferenceIpoibAdapter', 'ipoibctl', o.ipoibctl, 'the argv prefix that runs ipoibctl');
     this.ifname = o.ifname;
     this.ipoibctl = o.ipoibctl ? [...o.ipoibctl] : null;
     this.socket = o.socket ?? null;
     this.callTimeoutMs = o.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
-    this.traffic = new NodeTraffic(node);
   }
 
   // ---- talking to ipoibd ----
@@ -497,25 +492,4 @@ export class ReferenceIpoibAdapter implements DutAdapter {
     return parsePathDump((await this.ctl(`${ifname}_path`, answers.dump, ['path', ifname])).text, ifname);
   }
 
-  // ---- traffic from the node's IP stack (the same tools whichever IPoIB implementation runs) ----
-
-  ping(target: string, o: PingOptions & { ifname?: string } = {}): Promise<PingResult> {
-    return this.traffic.ping(target, o.ifname ?? this.ifname, o);
-  }
-
-  makeFile(bytes: number): Promise<FileDigest & { undo: Undo }> {
-    return this.traffic.makeFile(bytes);
-  }
-
-  receiveFile(port: number, family: 'inet' | 'inet6' = 'inet'): Promise<FileReceiver> {
-    return this.traffic.receiveFile(port, family);
-  }
-
-  sendFile(path: string, address: string, port: number): Promise<void> {
-    return this.traffic.sendFile(path, address, port);
-  }
-}
-
-function checkPkeyArg(op: string, pkey: number): void {
-  if (!Number.isInteger(pkey) || pkey < 0 || pkey > 0xffff) throw new ArgumentError(op, 'pkey', pkey, 'an integer from 0 to 0xffff');
 }

@@ -12,7 +12,6 @@ import type {
   CreatedChild,
   DutAdapter,
   DutInterface,
-  IpAddress,
   IpoibMode,
   McgRow,
   Neighbour,
@@ -34,7 +33,6 @@ import {
   parseEthtoolDriverInfo,
   parseEthtoolFeatures,
   parseEthtoolStats,
-  parseIpAddrJson,
   parseIpLinkJson,
   parseIpNeighJson,
   parseKernelRelease,
@@ -90,7 +88,7 @@ export class KernelIpoibAdapter extends NodeStackTraffic implements DutAdapter {
   private readonly sleep: (ms: number) => Promise<void>;
 
   constructor(
-    private readonly node: Transport,
+    node: Transport,
     readonly ifname: string,
     o: KernelIpoibOptions = {},
   ) {
@@ -407,19 +405,6 @@ export class KernelIpoibAdapter extends NodeStackTraffic implements DutAdapter {
     return async () => void (await this.setUp(before, ifname));
   }
 
-  async addresses(ifname = this.ifname): Promise<IpAddress[]> {
-    const r = checkErrno(`${ifname}.addr`, await this.node.run(['ip', '-j', 'addr', 'show', 'dev', ifname]));
-    const entry = parseIpAddrJson(r.stdout).find((l) => l.ifname === ifname);
-    if (entry === undefined) throw new ParseError('ip -j addr show dev', '$', `an entry for ${ifname}`, r.stdout.slice(0, 80));
-    return entry.addresses.map((a) => ({
-      family: a.family,
-      address: a.local,
-      prefixLength: a.prefixlen,
-      scope: a.scope,
-      tentative: a.tentative,
-      dadFailed: a.dadfailed,
-    }));
-  }
 
   async addAddress(cidr: string, ifname = this.ifname): Promise<Undo> {
     checkErrno(`${ifname}.addr`, await this.node.run(['ip', 'addr', 'add', cidr, 'dev', ifname]));

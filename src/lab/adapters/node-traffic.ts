@@ -6,7 +6,9 @@
  */
 import { ArgumentError, CommandFailedError, ParseError } from '../../errors.js';
 import type { Transport } from '../transport.js';
-import type { FileDigest, FileReceiver, PingOptions, PingResult, Undo } from './dut.js';
+import type { FileDigest, FileReceiver, IpAddress, PingOptions, PingResult, Undo } from './dut.js';
+import { parseIpAddrJson } from './ip-json-parsers.js';
+import { checkErrno } from './kernel-errno.js';
 import { parsePingSummary } from './ping-parser.js';
 
 export class NodeTraffic {
@@ -83,7 +85,7 @@ export abstract class NodeStackTraffic {
   protected readonly traffic: NodeTraffic;
   abstract readonly ifname: string;
 
-  constructor(node: Transport) {
+  constructor(protected readonly node: Transport) {
     this.traffic = new NodeTraffic(node);
   }
 
@@ -101,6 +103,21 @@ export abstract class NodeStackTraffic {
 
   sendFile(path: string, address: string, port: number): Promise<void> {
     return this.traffic.sendFile(path, address, port);
+  }
+
+  /** The interface's IP addresses as the node's IP stack holds them (`ip -j addr`). */
+  async addresses(ifname = this.ifname): Promise<IpAddress[]> {
+    const r = checkErrno(`${ifname}.addr`, await this.node.run(['ip', '-j', 'addr', 'show', 'dev', ifname]));
+    const entry = parseIpAddrJson(r.stdout).find((l) => l.ifname === ifname);
+    if (entry === undefined) throw new ParseError('ip -j addr show dev', '$', `an entry for ${ifname}`, r.stdout.slice(0, 80));
+    return entry.addresses.map((a) => ({
+      family: a.family,
+      address: a.local,
+      prefixLength: a.prefixlen,
+      scope: a.scope,
+      tentative: a.tentative,
+      dadFailed: a.dadfailed,
+    }));
   }
 }
 

@@ -22,7 +22,6 @@ import type {
   CreatedChild,
   DutAdapter,
   DutInterface,
-  IpAddress,
   IpoibMode,
   McgRow,
   Neighbour,
@@ -33,7 +32,6 @@ import type {
 import { NO_UNDO } from './dut.js';
 import { parseMcgDump, parsePathDump } from './debugfs-parsers.js';
 import { IPOIB_ETHTOOL_COUNTERS } from './ethtool-parsers.js';
-import { parseIpAddrJson } from './ip-json-parsers.js';
 import { checkErrno } from './kernel-errno.js';
 import { legacyChildName } from './kernel-ipoib.js';
 import { NodeStackTraffic, checkPkeyArg } from './node-traffic.js';
@@ -163,7 +161,7 @@ export class ReferenceIpoibAdapter extends NodeStackTraffic implements DutAdapte
   private readonly callTimeoutMs: number;
 
   constructor(
-    private readonly node: Transport,
+    node: Transport,
     o: ReferenceIpoibOptions,
   ) {
     super(node);
@@ -414,19 +412,6 @@ export class ReferenceIpoibAdapter extends NodeStackTraffic implements DutAdapte
     return async () => void (await this.setUp(before, ifname));
   }
 
-  async addresses(ifname = this.ifname): Promise<IpAddress[]> {
-    const r = checkErrno(`${ifname}.addr`, await this.node.run(['ip', '-j', 'addr', 'show', 'dev', ifname], { timeoutMs: this.callTimeoutMs }));
-    const entry = parseIpAddrJson(r.stdout).find((l) => l.ifname === ifname);
-    if (entry === undefined) throw new ParseError('ip -j addr show dev', '$', `an entry for ${ifname}`, r.stdout.slice(0, 80));
-    return entry.addresses.map((a) => ({
-      family: a.family,
-      address: a.local,
-      prefixLength: a.prefixlen,
-      scope: a.scope,
-      tentative: a.tentative,
-      dadFailed: a.dadfailed,
-    }));
-  }
 
   /**
    * The address goes on the TUN device (the node's IP stack) and into the reference stack,

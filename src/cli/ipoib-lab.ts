@@ -71,6 +71,27 @@ export function buildProgram(io: Io): Command {
       program.setOptionValue('exit', await cleanup({ lab: o.lab, runId: o.runId, journalDir: o.journalDir }, io));
     });
 
+  program
+    .command('deploy')
+    .description('install the reference stack on the lab\'s ssh nodes with implementation reference; --start/--stop/--status their ipoibd')
+    .option('--lab <file>', 'lab file (default: $IPOIB_LAB_FILE, else lab/sim.json)')
+    .option('--node <name>', 'only this node (repeatable; default: every ssh node with implementation reference)', (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .option('--build', 'build the addon on the node (cmake-js, offline)')
+    .option('--ship', 'ship this machine\'s addon build (refused when the node cannot load it)')
+    .option('--dir <dir>', 'deploy directory on the nodes (default: the node\'s deploy.dir, else ~/.ipoib-lab)')
+    .option('--start', 'start ipoibd on each node from its deployed release (needs --fabric)')
+    .option('--stop', 'stop the ipoibd daemons --start left on each node')
+    .option('--status', 'show what is deployed and running; exit 1 when it is not this tree\'s version')
+    .option('--fabric <name>', 'with --start: the simulated fabric the daemons join (fabric node = lab node name); with --stop: only its daemons')
+    .option('--run-dir <dir>', 'with --start: $IPOIB_LAB_RUN_DIR for ipoibd on the nodes')
+    .option('--journal-dir <dir>', 'journal directory on the nodes (default /var/tmp/ipoib-lab-journal)')
+    .option('--json', 'print JSON')
+    .addOption(new Option('--print-version', 'print this tree\'s version and whether its addon loads, as JSON (deploy runs it on nodes)').hideHelp())
+    .action(async (o: import('./commands/deploy.js').RawDeployOptions) => {
+      const { deploy, parseDeployOptions } = await import('./commands/deploy.js');
+      program.setOptionValue('exit', await deploy(parseDeployOptions(o), io));
+    });
+
   const certifyCommand = (name: 'certify' | 'run', description: string, matrix: boolean) =>
     program
       .command(name)

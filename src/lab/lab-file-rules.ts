@@ -95,6 +95,10 @@ export function crossKeyProblems(doc: unknown): PathProblem[] {
       out.push({ path: at('implementation'), message: `kernel ib_ipoib binds only to InfiniBand ports, so it needs fabric kind "ib", not "${kind}"` });
     }
     if ((kind === 'rxe' || kind === 'ib') && n.hca === undefined) out.push({ path: at('hca'), message: `fabric kind "${kind}" needs the node's HCA port (hca: device, port)` });
+    if (n.guid !== undefined && kind !== undefined && kind !== 'sim') {
+      out.push({ path: at('guid'), message: `guid sets a simulated port's GUID; on fabric kind "${String(kind)}" the HCA has its own` });
+    }
+    if (typeof n.guid === 'string' && /^0x0{16}$/i.test(n.guid)) out.push({ path: at('guid'), message: 'a port GUID of zero is not a GUID' });
     if (Array.isArray(n.addresses)) {
       n.addresses.forEach((a: unknown, j) => {
         if (typeof a !== 'string') return;
@@ -105,6 +109,7 @@ export function crossKeyProblems(doc: unknown): PathProblem[] {
   });
 
   out.push(...duplicates(nodes.map((n: unknown, i) => ({ value: isObject(n) ? n.name : undefined, path: jsonPath(['nodes', i, 'name']) })), 'node name'));
+  out.push(...duplicates(nodes.map((n: unknown, i) => ({ value: isObject(n) ? n.guid : undefined, path: jsonPath(['nodes', i, 'guid']) })), 'port GUID'));
   if (nodes.length > 0 && !nodes.some((n: unknown) => isObject(n) && n.role === 'dut')) {
     out.push({ path: '$.nodes', message: 'no node has role "dut": a lab needs a device under test' });
   }

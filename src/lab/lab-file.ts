@@ -53,8 +53,17 @@ export interface LabNode {
   netns?: string;
   sudo: boolean;
   hca?: HcaPort;
+  /** Sim labs only: the port GUID, `0x` and 16 hex digits, instead of the one the fabric gives by node order. */
+  guid?: string;
   interface: string;
   addresses: string[];
+  /** Where `ipoib-lab deploy` installs the reference stack (ssh nodes). */
+  deploy?: DeploySettings;
+}
+
+export interface DeploySettings {
+  /** Deploy directory on the node: absolute, or under `~` (the node user's home, resolved there). */
+  dir: string;
 }
 
 export interface SshSettings {
@@ -138,8 +147,22 @@ export const NODE_DOCS: Documented<LabNode> = {
   netns: { description: 'Network namespace to run the node\'s commands in (local transport only).', example: '"ipoib-dut"' },
   sudo: { description: 'Run commands through "sudo -n" when not already root (never prompts: configure NOPASSWD for the lab user).', default: false },
   hca: { description: 'The HCA port the node uses; required on rxe and ib fabrics.' },
+  guid: {
+    description:
+      'Sim labs only: the port GUID of the node\'s simulated port, "0x" and 16 hex digits, instead of the fabric\'s default by node order (0x0002c9030000NN01 for node NN, counted in hex from 01). Lets a lab give a port a GUID already in modified EUI-64 form (0x02 of the first octet set), as an SR-IOV VF can have.',
+    example: '"0x0202c90300000101"',
+  },
   interface: { description: 'The IPoIB interface name on the node (at most 15 characters).', example: '"ib0"' },
   addresses: { description: 'IPv4/IPv6 addresses with prefix length to give the interface.', example: '["192.0.2.1/24", "fd00:1b::1/64"]', default: [] },
+  deploy: { description: 'How `ipoib-lab deploy` installs the reference stack on this node (ssh nodes with implementation reference; a local node runs this tree).' },
+};
+
+export const DEPLOY_DOCS: Documented<DeploySettings> = {
+  dir: {
+    description: 'Deploy directory on the node: absolute, or starting with ~/ for the home of the user commands run as there (root with sudo). Releases go to <dir>/releases, the daemons\' pid and log files to <dir>/run.',
+    default: '~/.ipoib-lab',
+    example: '"/opt/ipoib-lab"',
+  },
 };
 
 export const SSH_DOCS: Documented<SshSettings> = {
@@ -185,6 +208,7 @@ export const LAB_FILE_DOC_TABLES: readonly { prefix: string; docs: Record<string
   { prefix: 'nodes[].ssh.', docs: SSH_DOCS },
   { prefix: 'nodes[].ssh.knownHosts.', docs: KNOWN_HOSTS_DOCS },
   { prefix: 'nodes[].hca.', docs: HCA_DOCS },
+  { prefix: 'nodes[].deploy.', docs: DEPLOY_DOCS },
   { prefix: 'partitions[].', docs: PARTITION_DOCS },
   { prefix: 'capture.', docs: CAPTURE_DOCS },
 ];

@@ -11,6 +11,7 @@
 import {
   CAPTURE_DOCS,
   CAPTURE_METHODS,
+  DEPLOY_DOCS,
   FABRIC_DOCS,
   FABRIC_KINDS,
   HCA_DOCS,
@@ -33,10 +34,14 @@ export const LAB_SCHEMA_ID = 'https://ipoib-lab.invalid/schema/lab.schema.json';
 export const NODE_NAME_PATTERN = '^[a-z][a-z0-9-]{0,14}$';
 export const IFNAME_PATTERN = '^[A-Za-z0-9_.-]{1,15}$';
 export const PKEY_PATTERN = '^0x[0-9a-fA-F]{4}$';
+export const GUID_PATTERN = '^0x[0-9a-fA-F]{16}$';
+export const DEPLOY_DIR_PATTERN = '^(~|~/.*|/.*)$';
 export const PATTERN_WORDS: Readonly<Record<string, string>> = {
   [NODE_NAME_PATTERN]: 'a lowercase letter, then up to 14 lowercase letters, digits or "-"',
   [IFNAME_PATTERN]: 'an interface name of 1 to 15 letters, digits, "_", "." or "-"',
   [PKEY_PATTERN]: '"0x" and four hex digits, e.g. "0x8001"',
+  [GUID_PATTERN]: '"0x" and 16 hex digits, e.g. "0x0202c90300000101"',
+  [DEPLOY_DIR_PATTERN]: 'an absolute path or one starting with ~/',
 };
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
@@ -87,6 +92,14 @@ const hca = {
   },
 };
 
+const deploy = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    dir: doc(DEPLOY_DOCS.dir, { type: 'string', pattern: DEPLOY_DIR_PATTERN }),
+  },
+};
+
 const node = {
   type: 'object',
   additionalProperties: false,
@@ -100,8 +113,10 @@ const node = {
     netns: doc(NODE_DOCS.netns, { type: 'string', pattern: IFNAME_PATTERN }),
     sudo: doc(NODE_DOCS.sudo, { type: 'boolean' }),
     hca: doc(NODE_DOCS.hca, hca),
+    guid: doc(NODE_DOCS.guid, { type: 'string', pattern: GUID_PATTERN }),
     interface: doc(NODE_DOCS.interface, { type: 'string', pattern: IFNAME_PATTERN }),
     addresses: doc(NODE_DOCS.addresses, { type: 'array', items: { type: 'string' } }),
+    deploy: doc(NODE_DOCS.deploy, deploy),
   },
 };
 

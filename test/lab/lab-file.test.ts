@@ -115,7 +115,7 @@ describe('lab files: validation @lab', function () {
   it('reports an unknown key and lists the allowed ones @lab', function () {
     const p = only(edit({ 'nodes.1.hostname': 'x' }));
     expect(p.path).to.equal('$.nodes[1].hostname');
-    expect(p.message).to.match(/^unknown key \(allowed here: name, role, implementation, transport, ssh, netns, sudo, hca, interface, addresses\)$/);
+    expect(p.message).to.match(/^unknown key \(allowed here: name, role, implementation, transport, ssh, netns, sudo, hca, guid, interface, addresses(, deploy)?\)$/);
   });
 
   it('reports a value outside an enumeration with the allowed values and the value given @lab', function () {
@@ -227,6 +227,24 @@ describe('lab files: validation @lab', function () {
       ['$.partitions[1].pkey', 'duplicate partition (P_Key base) "0x7fff" (first at $.partitions[0].pkey)'],
       ['$.partitions[2].pkey', '0x8000 is the invalid P_Key and names no partition'],
     ]);
+  });
+
+  it('takes a port guid on sim labs only, in 0x and 16 hex digits, non-zero and unique @lab', function () {
+    const sim = (changes: Record<string, unknown>): Record<string, unknown> =>
+      edit({ 'fabric.kind': 'sim', 'nodes.0.implementation': 'reference', 'nodes.0.transport': 'local', 'nodes.0.ssh': undefined, 'nodes.0.hca': undefined, 'nodes.1.hca': undefined, ...changes });
+    const lab = parseLabFile(JSON.stringify(sim({ 'nodes.0.guid': '0x0202C90300000101' })), FILE, '/home/tester');
+    expect(lab.nodes[0]?.guid).to.equal('0x0202C90300000101');
+    expect(lab.nodes[1]?.guid, 'no default: the fabric picks by order').to.equal(undefined);
+    expect(only(sim({ 'nodes.0.guid': '0x0202c903' }))).to.deep.equal({ file: FILE, path: '$.nodes[0].guid', message: 'must be "0x" and 16 hex digits, e.g. "0x0202c90300000101", got "0x0202c903"' });
+    expect(only(sim({ 'nodes.0.guid': '0x0000000000000000' }))).to.deep.include({ path: '$.nodes[0].guid', message: 'a port GUID of zero is not a GUID' });
+    expect(only(sim({ 'nodes.0.guid': '0x0202c90300000101', 'nodes.1.guid': '0x0202C90300000101' }))).to.deep.include({
+      path: '$.nodes[1].guid',
+      message: 'duplicate port GUID "0x0202C90300000101" (first at $.nodes[0].guid)',
+    });
+    expect(only(edit({ 'nodes.0.guid': '0x0202c90300000101' }))).to.deep.include({
+      path: '$.nodes[0].guid',
+      message: 'guid sets a simulated port\'s GUID; on fabric kind "ib" the HCA has its own',
+    });
   });
 
   it('ties capture methods to the kind of lab @lab', function () {

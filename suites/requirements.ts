@@ -1,10 +1,12 @@
 /**
- * The project's requirement catalogue: what a requirement ID (`RFC4391-9.2-a`: RFC, section, letter)
- * means, how strong it is, how a black-box test checks it and on which fabrics it can be observed.
+ * The project's requirement catalogue: what a requirement ID (`RFC4391-9.2-a`: RFC, section, letter;
+ * `LINUX-CHILD-a`: the Linux interface, area, letter) means, how strong it is, how a black-box test
+ * checks it and on which fabrics it can be observed.
  *
- * Source: our own research, /work/shared/research/rfc-catalogue.md (rows, §0.4 discrepancies, §6.2
- * probes). Every summary and check here is that research's paraphrase, cut to one or two sentences;
- * no RFC sentence is reproduced. Only numbers, field names and section titles come from the RFCs.
+ * Sources: our own research, /work/shared/research/rfc-catalogue.md (rows, §0.4 discrepancies, §6.2
+ * probes) for the RFC rows, and /work/shared/research/kernel-ipoib.md for the Linux ib_ipoib rows.
+ * Every summary and check here is that research's paraphrase, cut to one or two sentences; no RFC
+ * or kernel sentence is reproduced. Only numbers, field names and section titles come from them.
  * Suites name the IDs they cover; the certification matrix joins test results to these rows.
  */
 
@@ -62,6 +64,64 @@ export interface RobustnessProbe {
   readonly expected: string;
   readonly fabrics: readonly Fabric[];
   readonly partialOn?: readonly Fabric[];
+}
+
+/**
+ * The areas of the Linux ib_ipoib interface rows; an ID reads `LINUX-<area>-<letter>`, letters in
+ * order without gaps within an area. Each area names the research section it paraphrases.
+ */
+export const LINUX_AREAS = {
+  CHILD: { section: '1', topic: 'create_child and delete_child' },
+  NETLINK: { section: '2', topic: 'netlink children (ip link add … type ipoib)' },
+  ATTR: { section: '1', topic: 'the pkey and parent attributes' },
+  MODE: { section: '1', topic: 'the mode attribute' },
+  UMCAST: { section: '1', topic: 'the umcast attribute' },
+  MTU: { section: '6', topic: 'datagram-mode MTU rules' },
+  DEBUGFS: { section: '3', topic: 'the debugfs _mcg and _path dumps' },
+  ETHTOOL: { section: '4', topic: 'ethtool -S counters' },
+  PKEY: { section: '6', topic: 'an interface whose P_Key the port lacks' },
+  DEBUG: { section: '5', topic: 'debug levels at run time' },
+} as const;
+export type LinuxArea = keyof typeof LINUX_AREAS;
+
+/**
+ * A row of the Linux ib_ipoib interface: what the kernel driver does at its user interface (sysfs,
+ * netlink, debugfs, ethtool, module parameters) and on the fabric, which tools, scripts and peers
+ * written against Linux rely on. These are not RFC requirements; the level says how much an
+ * implementation that claims to be interchangeable with ib_ipoib depends on matching it:
+ * - `MUST`: the kernel does this and an interoperable implementation must match it, because tools
+ *   or peers act on it (interface names, P_Key values, errno values, MTU, carrier, traffic);
+ * - `SHOULD`: the kernel does this and an implementation should match it, but a difference breaks
+ *   diagnostics rather than operation (dump layouts, counter arithmetic, debug levels).
+ * Whether a failed LINUX MUST fails a certification depends on the DUT claiming the Linux interface
+ * (suites/harness/matrix.ts, claimsLinuxInterface).
+ */
+export interface LinuxRequirement {
+  readonly id: string;
+  readonly source: 'linux';
+  readonly area: LinuxArea;
+  /** The section of kernel-ipoib.md it paraphrases. */
+  readonly section: string;
+  readonly level: 'MUST' | 'SHOULD';
+  readonly summary: string;
+  readonly check: string;
+  readonly fabrics: readonly Fabric[];
+  /** Why the simulated lab cannot exercise it; set exactly when `fabrics` lacks `sim`. */
+  readonly notCoverableOnSim?: string;
+}
+
+/** Any row a case may cover: an RFC row, an RFC 8064 update, or a Linux interface row. */
+export type CatalogueRow = Requirement | RequirementUpdate | LinuxRequirement;
+/** Where a row comes from: the RFC's number, or `linux` for the Linux ib_ipoib interface rows. */
+export type RowSource = Rfc | 8064 | 'linux';
+
+export function sourceOf(r: CatalogueRow): RowSource {
+  return 'source' in r ? r.source : r.rfc;
+}
+
+/** How reports name a row's source: `RFC 4391`, `Linux ib_ipoib`. */
+export function sourceName(s: RowSource): string {
+  return s === 'linux' ? 'Linux ib_ipoib' : `RFC ${s}`;
 }
 
 /** Every row of RFC 4391, 4392, 4755 and the link-layer parts of 4390, in research order. */
@@ -1811,6 +1871,173 @@ export const RFC_UPDATES: readonly RequirementUpdate[] = [
   },
 ];
 
+/** Linux ib_ipoib on both the sim lab (the reference stack mirrors it) and real HCAs; never rxe (ib_ipoib does not bind RoCE ports). */
+const LINUX_FABRICS: readonly Fabric[] = ['sim', 'ib'];
+
+/**
+ * The Linux ib_ipoib interface rows (kernel-ipoib.md), by area. Every check reads the DUT through
+ * its adapter (sysfs, netlink, debugfs, ethtool, module parameters on a kernel DUT; ipoibctl on
+ * the reference stack) and, where the row is about the fabric, the SA or the tap.
+ */
+export const LINUX_REQUIREMENTS: readonly LinuxRequirement[] = [
+  {
+    id: 'LINUX-CHILD-a', source: 'linux', area: 'CHILD', section: '1', level: 'MUST',
+    summary: 'create_child on a parent makes a child named after the parent (at most 10 characters of it), a dot and the written value as four hex digits; kernels before the uniqueness rework used the value with 0x8000 already ORed in.',
+    check: 'Write 0x8001 and 0x0001 to create_child: <parent>.8001 and <parent>.0001 (or <parent>.8001 on older kernels) appear among the interfaces.',
+    fabrics: LINUX_FABRICS,
+  },
+  {
+    id: 'LINUX-CHILD-b', source: 'linux', area: 'CHILD', section: '1', level: 'MUST',
+    summary: 'Every IPoIB interface holds its P_Key with the full-membership bit set, whatever was asked for: a child asked for 0x0001 has P_Key 0x8001, in its pkey, its broadcast address and its broadcast MGID.',
+    check: 'Make children with 0x8001 and 0x0001 (create_child and netlink) and read back their pkey and broadcast address.',
+    fabrics: LINUX_FABRICS,
+  },
+  {
+    id: 'LINUX-CHILD-c', source: 'linux', area: 'CHILD', section: '1', level: 'MUST',
+    summary: 'create_child refuses 0 and 0x8000 (no partition) with EINVAL and makes no interface.',
+    check: 'Write 0 and 0x8000 to create_child: EINVAL each time, and the interface list is unchanged.',
+    fabrics: LINUX_FABRICS,
+  },
+  {
+    id: 'LINUX-CHILD-d', source: 'linux', area: 'CHILD', section: '1', level: 'MUST',
+    summary: 'create_child compares the value as written with the parent\'s P_Key and the stored P_Keys of create_child children: a match is ENOTUNIQ. A value that passes but whose name is taken is EEXIST, so 0x0001 beside <parent>.8001 succeeds.',
+    check: 'With <parent>.8001 present: 0x8001 again and the parent\'s own P_Key give ENOTUNIQ; 0x0001 makes <parent>.0001 in partition 0x8001; 0x0001 again gives EEXIST.',
+    fabrics: LINUX_FABRICS,
+  },
+  {
+    id: 'LINUX-CHILD-e', source: 'linux', area: 'CHILD', section: '1', level: 'MUST',
+    summary: 'A new child starts administratively down, in datagram mode with umcast off. It shares the parent\'s port GID but has a UD QP of its own, so its address carries another QPN.',
+    check: 'Read a new child\'s state and address: down, datagram, umcast 0, the parent\'s GID, a QPN other than the parent\'s.',
+    fabrics: LINUX_FABRICS,
+  },
+  {
+    id: 'LINUX-CHILD-f', source: 'linux', area: 'CHILD', section: '1', level: 'MUST',
+    summary: 'delete_child removes the create_child child whose stored (0x8000-ORed) P_Key equals the value written; with none it answers ENODEV, and it never removes netlink children.',
+    check: 'A child made with 0x0001: delete_child 0x0001 gives ENODEV, 0x8001 removes it. delete_child of a P_Key only netlink children hold gives ENODEV and they stay.',
+    fabrics: LINUX_FABRICS,
+  },
+  {
+    id: 'LINUX-NETLINK-a', source: 'linux', area: 'NETLINK', section: '2', level: 'MUST',
+    summary: 'A netlink child (ip link add … type ipoib) gets the name asked for (ipoib<N> without one), the P_Key asked for with 0x8000 ORed in (the parent\'s without one), and the mode and umcast asked for.',
+    check: 'Add a named child with P_Key 0x0001 and an unnamed one without a P_Key; read back name, pkey, parent, mode, umcast and broadcast address.',
+    fabrics: LINUX_FABRICS,
+  },
+  {
+    id: 'LINUX-NETLINK-b', source: 'linux', area: 'NETLINK', section: '2', level: 'MUST',
+    summary: 'Netlink children may share a P_Key. A taken name is EEXIST, P_Key 0 or 0x8000 is EINVAL, and a child of a child is EINVAL.',
+    check: 'Two netlink children in 0x8001 both succeed; a taken name, P_Key 0, P_Key 0x8000 and a child whose link is a child are refused with those errors and make nothing.',
+    fabrics: LINUX_FABRICS,
+  },
+  {
+    id: 'LINUX-NETLINK-c', source: 'linux', area: 'NETLINK', section: '2', level: 'MUST',
+    summary: 'A netlink child asked for connected mode on a port whose address lacks the RC flag is refused with EINVAL and removed again: no device is left behind.',
+    check: 'Without the RC flag in the parent\'s address, add a child with mode connected: EINVAL, and no interface of that name exists afterwards.',
+    fabrics: LINUX_FABRICS,
+  },
+  {
+    id: 'LINUX-NETLINK-d', source: 'linux', area: 'NETLINK', section: '2', level: 'MUST',
+    summary: 'A netlink child is an IPoIB interface like a create_child one: set up, it joins its partition\'s broadcast group, gets carrier and the group\'s MTU - 4, and carries IP traffic in its partition.',
+    check: 'Set up a netlink child in 0x8001 with an address while the peer has a create_child child there: carrier, MTU, the SA lists the DUT in the group, and pings cross.',
+    fabrics: LINUX_FABRICS,
+  },
+  {
+    id: 'LINUX-ATTR-a', source: 'linux', area: 'ATTR', section: '1', level: 'MUST',
+    summary: 'pkey reads the P_Key with 0x8000 set; a parent\'s is entry 0 of the port\'s P_Key table (with that bit), a child\'s the one it was made with.',
+    check: 'Compare the parent\'s pkey with index 0 of the port\'s table as the SM set it, and each child\'s with its request ORed with 0x8000.',
+    fabrics: LINUX_FABRICS,
+  },
+  {
+    id: 'LINUX-ATTR-b', source: 'linux', area: 'ATTR', section: '1', level: 'MUST',
+    summary: 'A child reports the parent it was made on (sysfs parent for create_child children, the netlink link for netlink children); a parent reports none.',
+    check: 'Read the parent of a create_child child, of a netlink child and of the parent itself.',
+    fabrics: LINUX_FABRICS,
+  },
+  {
+    id: 'LINUX-MODE-a', source: 'linux', area: 'MODE', section: '1', level: 'MUST',
+    summary: 'mode reads datagram by default. Connected mode needs the RC flag (0x80) in the interface\'s own address: without it the switch is EINVAL and mode and MTU stay as they were.',
+    check: 'Read mode; where the address lacks 0x80, ask for connected: EINVAL, then mode and MTU unchanged.',
+    fabrics: LINUX_FABRICS,
+  },
+  {
+    id: 'LINUX-MODE-b', source: 'linux', area: 'MODE', section: '1', level: 'MUST',
+    summary: 'Switching to connected mode sets the MTU to 65520; switching back to datagram sets it to the smaller of the broadcast group\'s MTU - 4 and the MTU it had.',
+    check: 'On an interface whose address carries 0x80: switch to connected (MTU 65520), then back to datagram (MTU = group MTU - 4).',
+    fabrics: LINUX_FABRICS,
+  },
+  {
+    id: 'LINUX-UMCAST-a', source: 'linux', area: 'UMCAST', section: '1', level: 'MUST',
+    summary: 'umcast reads 0 by default and reads back what was written (any positive value sets it); a netlink child made with umcast 1 has it set.',
+    check: 'Read umcast, write 1 and 0 and read back; make a netlink child with umcast 1 and read it.',
+    fabrics: LINUX_FABRICS,
+  },
+  {
+    id: 'LINUX-MTU-a', source: 'linux', area: 'MTU', section: '6', level: 'MUST',
+    summary: 'In datagram mode the MTU in use is the broadcast group\'s IB MTU - 4 once joined: 2044 on a 2048-octet group, 4092 on a 4096-octet one.',
+    check: 'Compare the MTU of the parent and of a child on a 4096-octet partition with their groups\' MTU in the SA.',
+    fabrics: LINUX_FABRICS,
+  },
+  {
+    id: 'LINUX-MTU-b', source: 'linux', area: 'MTU', section: '6', level: 'MUST',
+    summary: 'A datagram-mode MTU request below 72 or above the port\'s IB MTU - 4 is refused with EINVAL; requests between are accepted.',
+    check: 'Ask for 71, 72, the port MTU - 4 and one more: EINVAL, ok, ok, EINVAL.',
+    fabrics: LINUX_FABRICS,
+  },
+  {
+    id: 'LINUX-MTU-c', source: 'linux', area: 'MTU', section: '6', level: 'MUST',
+    summary: 'An accepted request above the broadcast group\'s MTU - 4 is remembered but clamped: the MTU in use stays the group\'s MTU - 4 while smaller requests apply as asked.',
+    check: 'On a 2048-octet group with a 4096-octet port, ask for 4092: accepted, MTU 2044; ask for 1500: MTU 1500.',
+    fabrics: LINUX_FABRICS,
+  },
+  {
+    id: 'LINUX-DEBUGFS-a', source: 'linux', area: 'DEBUGFS', section: '3', level: 'SHOULD',
+    summary: '<if>_mcg has one record per multicast group of the interface, the broadcast and send-only groups included, in MGID order, each with its creation time, queue length, complete (joined) and send_only.',
+    check: 'Parse _mcg after a send to a new group: records in MGID order, complete groups equal to the SA\'s for the DUT, send_only matching the JoinState.',
+    fabrics: LINUX_FABRICS,
+  },
+  {
+    id: 'LINUX-DEBUGFS-b', source: 'linux', area: 'DEBUGFS', section: '3', level: 'SHOULD',
+    summary: '<if>_path has one record per unicast path in GID order, each with complete and, once complete, the DLID, SL and rate of the path record the SA gave.',
+    check: 'Parse _path after a ping to the peer: the peer\'s GID is listed, complete, with the DLID, SL and rate the SA gives for it.',
+    fabrics: LINUX_FABRICS,
+  },
+  {
+    id: 'LINUX-ETHTOOL-a', source: 'linux', area: 'ETHTOOL', section: '4', level: 'MUST',
+    summary: 'ethtool -S of an IPoIB interface has the eight counters rx_packets, tx_packets, rx_bytes, tx_bytes, tx_errors, rx_dropped, tx_dropped and multicast.',
+    check: 'Read the counters of the DUT interface and look for each of the eight names.',
+    fabrics: LINUX_FABRICS,
+  },
+  {
+    id: 'LINUX-ETHTOOL-b', source: 'linux', area: 'ETHTOOL', section: '4', level: 'SHOULD',
+    summary: 'The counters follow the traffic: tx_bytes count the 4-octet IPoIB header and rx_bytes do not, multicast counts accepted frames to groups other than the broadcast group, and clean traffic moves no error or drop counter.',
+    check: 'Around a unicast and a group ping, compare each counter\'s change with what the tap saw the DUT send and accept.',
+    fabrics: LINUX_FABRICS,
+  },
+  {
+    id: 'LINUX-PKEY-a', source: 'linux', area: 'PKEY', section: '6', level: 'MUST',
+    summary: 'An interface whose P_Key is missing from the port\'s table can still be set up: the request succeeds, and the interface stays administratively up without carrier, joining nothing.',
+    check: 'Make a child for a P_Key the DUT port lacks and set it up: accepted, admin up, no carrier, no SA join, no frames in that partition.',
+    fabrics: LINUX_FABRICS,
+  },
+  {
+    id: 'LINUX-PKEY-b', source: 'linux', area: 'PKEY', section: '6', level: 'MUST',
+    summary: 'When a P_Key change event brings the missing P_Key into the port\'s table, such an interface joins its broadcast group and carrier comes on.',
+    check: 'Have the SM add the P_Key to the DUT port\'s table: carrier within seconds, and the SA lists the DUT in the partition\'s broadcast group.',
+    fabrics: LINUX_FABRICS,
+  },
+  {
+    id: 'LINUX-DEBUG-a', source: 'linux', area: 'DEBUG', section: '5', level: 'SHOULD',
+    summary: 'The debug levels (module parameters debug_level and mcast_debug_level, present when the driver is built with debugging) can be changed while the driver runs and read back.',
+    check: 'Read each level the DUT has, raise it, read it back, put it back and read again.',
+    fabrics: LINUX_FABRICS,
+  },
+  {
+    id: 'LINUX-DEBUG-b', source: 'linux', area: 'DEBUG', section: '5', level: 'SHOULD',
+    summary: 'A raised debug level makes the driver log events it is silent about at level 0, and lowering it again silences them.',
+    check: 'Provoke the same kind of event at level 0, raised and lowered again, each time with a fresh token: only the raised round shows it in the log.',
+    fabrics: LINUX_FABRICS,
+  },
+];
+
 /** Known deviations of deployed stacks from the RFCs (research §0.4), shortened in our own words. */
 export const FINDINGS: readonly Finding[] = [
   {
@@ -2049,12 +2276,12 @@ export const ROBUSTNESS_PROBES: readonly RobustnessProbe[] = [
   },
 ];
 
-const BY_ID: ReadonlyMap<string, Requirement | RequirementUpdate> = new Map(
-  [...REQUIREMENTS, ...RFC_UPDATES].map((r) => [r.id, r] as const),
+const BY_ID: ReadonlyMap<string, CatalogueRow> = new Map(
+  [...REQUIREMENTS, ...RFC_UPDATES, ...LINUX_REQUIREMENTS].map((r) => [r.id, r] as const),
 );
 
-/** The row for `id` (including RFC 8064 updates); throws on an unknown ID so a typo in `covers` fails loudly. */
-export function requirement(id: string): Requirement | RequirementUpdate {
+/** The row for `id` (RFC rows, RFC 8064 updates, Linux rows); throws on an unknown ID so a typo in `covers` fails loudly. */
+export function requirement(id: string): CatalogueRow {
   const row = BY_ID.get(id);
   if (row === undefined) throw new Error(`unknown requirement ID ${JSON.stringify(id)}`);
   return row;

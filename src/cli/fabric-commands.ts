@@ -118,8 +118,10 @@ export function registerFabric(program: Command, io: Io): void {
     .option('--nodes <n>', 'number of nodes', intArg('--nodes', 1, 64), 2)
     .option('--partitions <file>', 'partitions file')
     .option('--node-names <names>', 'comma-separated node names instead of node1..nodeN', (v: string) => v.split(','))
-    .action(async (o: { name: string; nodes: number; partitions?: string; nodeNames?: string[] }) => {
-      const { fabricServe } = await import('./commands/fabric.js');
-      done(await fabricServe(o, io));
+    .option('--port-guids <list>', 'NODE=0xGUID,… port GUIDs instead of the by-order ones')
+    .action(async (o: { name: string; nodes: number; partitions?: string; nodeNames?: string[]; portGuids?: string }) => {
+      const { fabricServe, parsePortGuids } = await import('./commands/fabric.js');
+      const { portGuids, ...rest } = o;
+      done(await fabricServe({ ...rest, ...(portGuids !== undefined ? { portGuids: parsePortGuids(portGuids) } : {}) }, io));
     });
 }

@@ -88,10 +88,12 @@ function handle(node: LabNode, fabricName: string, socketDir: string): LabNodeHa
   // The control socket is a file on this machine, reachable from every namespace: socat speaks
   // ipoibctl's protocol to it without starting Node.js per call (see ReferenceIpoibOptions).
   const socket = path.join(socketDir, `ipoibd-${node.name}.sock`);
+  // ipoibd's output, beside its socket (src/ipoib/daemon/daemon-paths.ts): what the debug-level cases read.
+  const logFile = path.join(socketDir, `ipoibd-${node.name}.log`);
   return {
     node,
     transport,
-    adapter: new ReferenceIpoibAdapter(transport, { ifname: node.interface, socket }),
+    adapter: new ReferenceIpoibAdapter(transport, { ifname: node.interface, socket, logFile }),
     ifname: node.interface,
     ipv4: addressOf(node.addresses.find((a) => !a.includes(':'))),
     ipv6: addressOf(node.addresses.find((a) => a.includes(':'))),

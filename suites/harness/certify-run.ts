@@ -2,7 +2,8 @@
  * The suite half of `ipoib-lab certify` / `ipoib-lab run`, in its own process (tsx loads the
  * specs): runs the suites with mocha against the lab named in the environment (see session.ts),
  * writes allure results, JUnit XML and the conformance matrix, prints the summary, and exits 1
- * when a MUST failed or a case broke.
+ * when a MUST failed or a case broke. "A MUST failed" is the matrix's rule (matrix.ts): an RFC
+ * MUST or MUST NOT row, or a LINUX MUST row when the DUT claims the Linux ib_ipoib interface.
  *
  *   node --import tsx/esm suites/harness/certify-run.ts --out DIR [--grep PATTERN] [--no-matrix]
  */

@@ -19,13 +19,13 @@ import { ipoibFrames } from '../../src/lab/ipoib-frames.js';
 import type { LabCapability, LabNodeHandle, LabSession } from '../../src/lab/lab-session.js';
 import type { Probe } from '../../src/lab/probe.js';
 import { RecordingTransport, formatTranscript } from '../../src/lab/recording-transport.js';
-import { ROBUSTNESS_PROBES, requirement } from '../requirements.js';
+import { LINUX_AREAS, ROBUSTNESS_PROBES, requirement, sourceName, sourceOf } from '../requirements.js';
 import { TAG_NAMES, type Tag } from '../tags.js';
 import { type CaseState, writeRecord } from './record.js';
 import { suiteLab } from './session.js';
 
 export interface Spec {
-  /** Requirement IDs from suites/requirements.ts this case gives a verdict on. */
+  /** Requirement IDs from suites/requirements.ts this case gives a verdict on (RFC rows and LINUX rows). */
   covers: readonly string[];
   /** Robustness probe IDs (ROBUSTNESS_PROBES: P-ENC-1 …) the case carries out, if any. */
   probes?: readonly string[];
@@ -166,8 +166,9 @@ function isVerdict(e: unknown): boolean {
 async function labels(spec: Spec, lab: LabSession | null): Promise<void> {
   for (const id of spec.covers) {
     const r = requirement(id);
-    await allure.label('epic', `RFC ${r.rfc}`);
-    await allure.label('feature', `RFC ${r.rfc} §${r.section}`);
+    const source = sourceName(sourceOf(r));
+    await allure.label('epic', source);
+    await allure.label('feature', 'area' in r ? `${source}: ${LINUX_AREAS[r.area].topic}` : `${source} §${r.section}`);
     await allure.label('story', id);
   }
   await allure.tags(...spec.tags);

@@ -4,10 +4,11 @@
  * P_Key; 0 and 0x8000 are EINVAL; a raw value equal to the parent's or a legacy child's stored
  * P_Key is ENOTUNIQ, a taken name EEXIST; `delete_child` matches the stored P_Key and answers
  * ENODEV otherwise. Netlink children (`ip link add … type ipoib`) take the caller's name (or
- * `ipoib%d`), the parent's P_Key when none is given, may share a P_Key, and cannot be made
- * under a child. These are the kernel's rules, checked through the DUT adapter; the catalogue
- * rows they serve are the P_Key ones (one partition per IPoIB link, a full-membership P_Key in
- * the broadcast MGID).
+ * `ipoib%d`), the parent's P_Key when none is given, may share a P_Key, cannot be made under a
+ * child, and once up work as any IPoIB interface in their partition. These are the kernel's
+ * rules (the LINUX-CHILD, -NETLINK and -ATTR rows), checked through the DUT adapter; where a
+ * case also sees an RFC row (a full-membership P_Key in the broadcast MGID, one broadcast MGID
+ * per partition), it names that row too.
  *
  * Version note: kernels before the uniqueness rework ORed 0x8000 in before naming, so writing
  * 0x0001 made `ib0.8001`; current kernels name it `ib0.0001`. Both names are accepted, the
@@ -17,9 +18,11 @@ import { expect } from 'chai';
 import { type Case, conformance } from '../harness/conformance.js';
 import type { CreatedChild, DutInterface } from '../../src/lab/adapters/dut.js';
 import { IpoibControlError } from '../../src/errors.js';
-import { MCAST_QPN, PKEY_FULL_MEMBER_BIT } from '../../src/wire/constants.js';
+import { IB_MTU_CODE_TO_BYTES, IPOIB_HEADER_LEN, JOIN_STATE_FULL, MCAST_QPN, PKEY_FULL_MEMBER_BIT } from '../../src/wire/constants.js';
 import { broadcastMgid, formatGid } from '../../src/wire/mgid.js';
+import { smPkeysOf } from '../harness/fabric-view.js';
 import { hex } from '../harness/hex.js';
+import { upChild, waitForCarrier } from '../harness/node-actions.js';
 
 const CHILD_PKEY = 0x8001;
 const CHILD_PKEY_LOW = 0x0001;
@@ -28,6 +31,14 @@ const OTHER_PKEY = 0x8002;
 const UNUSED_PKEY = 0x8007;
 /** Netlink child names (IFNAMSIZ: at most 15 characters). */
 const NL_NAMES = ['ib0.nl1', 'ib0.nl3', 'ib0.nl5'] as const;
+const NL_TRAFFIC_NAME = 'ib0.nl2';
+/** The subnet a netlink child and the peer's child share in partition 0x8001 (TEST-NET-3: no other case uses it). */
+const NL_DUT_IPV4 = '203.0.113.1';
+const NL_PEER_IPV4 = '203.0.113.2';
+const NL_PREFIX_LEN = 24;
+const NL_ECHOES = 2;
+/** How long a netlink child set up may take to join its broadcast group. */
+const NL_CARRIER_TIMEOUT_MS = 5_000;
 const CASE_TIMEOUT_MS = 60_000;
 
 /** The errno of a refused control call, 'ok' when it succeeded (its child's undo is queued), or the unexpected error rethrown. */
@@ -74,8 +85,8 @@ function summary(l: DutInterface): Record<string, unknown> {
 
 describe('Linux ib_ipoib: create_child and delete_child @pkey', () => {
   conformance({
-    covers: ['RFC4392-4.1-a', 'RFC4392-4.1-b', 'RFC4391-4.1-a'],
-    title: 'makes <parent>.8001 for create_child 0x8001: P_Key 0x8001, parent read back, admin down, datagram, the port GID, that partition\'s broadcast address',
+    covers: ['LINUX-CHILD-a', 'LINUX-CHILD-b', 'LINUX-CHILD-e', 'LINUX-ATTR-a', 'LINUX-ATTR-b', 'RFC4392-4.1-b', 'RFC4391-4.1-a'],
+    title: 'makes <parent>.8001 for create_child 0x8001: P_Key 0x8001, parent read back, admin down, datagram, the port GID with a QPN of its own, that partition\'s broadcast address',
     tags: ['pkey', 'multicast', 'mgid'],
     requires: [],
   }, async (t: Case) => {
@@ -95,12 +106,14 @@ describe('Linux ib_ipoib: create_child and delete_child @pkey', () => {
     expect(l.mode, 'a new child\'s mode').to.equal('datagram');
     expect(l.umcast, 'a new child\'s umcast').to.equal(false);
     expect(formatGid(l.hwaddr.gid), 'the child\'s address GID (the port GID, as the parent\'s)').to.equal(formatGid(parent.hwaddr.gid));
+    expect(hex(l.hwaddr.qpn, 6), `the child's QPN (a UD QP of its own; the parent's is ${hex(parent.hwaddr.qpn, 6)})`).to.not.equal(hex(parent.hwaddr.qpn, 6));
+    expect(parent.parent, 'the parent\'s own parent').to.equal(null);
     expect(hex(l.broadcast.qpn, 6), 'the child\'s broadcast QPN').to.equal(hex(MCAST_QPN, 6));
     expect(formatGid(l.broadcast.gid), 'the child\'s broadcast MGID').to.equal(formatGid(broadcastMgid(CHILD_PKEY)));
   });
 
   conformance({
-    covers: ['RFC4391-4.1-a', 'RFC4392-4.1-b'],
+    covers: ['LINUX-CHILD-a', 'LINUX-CHILD-b', 'LINUX-CHILD-f', 'RFC4391-4.1-a', 'RFC4392-4.1-b'],
     title: 'ORs the full-membership bit into create_child 0x0001 (P_Key 0x8001 and its MGID), and deletes that child by 0x8001, not by 0x0001',
     tags: ['pkey', 'mgid'],
     requires: [],
@@ -130,7 +143,7 @@ describe('Linux ib_ipoib: create_child and delete_child @pkey', () => {
   });
 
   conformance({
-    covers: ['RFC4391-5-f', 'RFC4391-4.1-a'],
+    covers: ['LINUX-CHILD-c'],
     title: 'refuses create_child 0 and 0x8000 (no partition) with EINVAL and makes nothing',
     tags: ['pkey'],
     requires: [],
@@ -151,7 +164,7 @@ describe('Linux ib_ipoib: create_child and delete_child @pkey', () => {
   });
 
   conformance({
-    covers: ['RFC4392-4.1-a'],
+    covers: ['LINUX-CHILD-d'],
     title: 'refuses a second create_child 0x8001 and one for the parent\'s own P_Key with ENOTUNIQ, allows 0x0001 beside <parent>.8001, and refuses its repeat with EEXIST',
     tags: ['pkey'],
     requires: [],
@@ -199,7 +212,7 @@ describe('Linux ib_ipoib: create_child and delete_child @pkey', () => {
 
 describe('Linux ib_ipoib: netlink children (link add … type ipoib) @pkey', () => {
   conformance({
-    covers: ['RFC4392-4.1-a', 'RFC4391-4.1-a'],
+    covers: ['LINUX-NETLINK-a', 'LINUX-CHILD-b', 'LINUX-ATTR-b', 'RFC4391-4.1-a'],
     title: 'makes netlink children with the given name and the P_Key ORed with 0x8000, or the parent\'s P_Key and an ipoib<N> name, in datagram mode with umcast off',
     tags: ['pkey'],
     requires: [],
@@ -226,7 +239,7 @@ describe('Linux ib_ipoib: netlink children (link add … type ipoib) @pkey', () 
   });
 
   conformance({
-    covers: ['RFC4392-4.1-a'],
+    covers: ['LINUX-NETLINK-b', 'LINUX-CHILD-f'],
     title: 'lets netlink children share a P_Key, refuses a taken name (EEXIST), P_Key 0 or 0x8000 (EINVAL) and a child of a child (EINVAL), and never deletes them through delete_child (ENODEV)',
     tags: ['pkey'],
     requires: [],
@@ -256,5 +269,61 @@ describe('Linux ib_ipoib: netlink children (link add … type ipoib) @pkey', () 
     expect(results.deleteChildUnknownPkey, `delete_child ${hex(UNUSED_PKEY, 4)} (no such child)`).to.equal('ENODEV');
     expect(after, 'the netlink children survive delete_child').to.include.members([NL_NAMES[0], NL_NAMES[1]]);
     expect(after, 'nothing was made by the refused requests').to.not.include(NL_NAMES[2]);
+  });
+});
+
+describe('Linux ib_ipoib: a netlink child at work @pkey @multicast @icmp', () => {
+  conformance({
+    covers: ['LINUX-NETLINK-d'],
+    title: 'brings a netlink child in partition 0x8001 up like any IPoIB interface: carrier, a FullMember join of its broadcast group, the group\'s MTU - 4, a QPN of its own, and pings to the peer\'s child',
+    tags: ['pkey', 'multicast', 'mtu', 'icmp'],
+    requires: ['probe', 'sa', 'partitions', 'ipv4'],
+    timeoutMs: CASE_TIMEOUT_MS,
+  }, async (t: Case) => {
+    const a = t.dut.adapter;
+    const parent = await a.link();
+    const child = await a.createChildNetlink({ name: NL_TRAFFIC_NAME, pkey: CHILD_PKEY });
+    // Deleting the child takes its admin state and address with it.
+    t.defer(child.undo, `delete ${child.ifname} (with its state and address)`);
+    await a.setUp(true, child.ifname);
+    await a.addAddress(`${NL_DUT_IPV4}/${NL_PREFIX_LEN}`, child.ifname);
+    const peerChild = await upChild(t, t.peer, CHILD_PKEY, `${NL_PEER_IPV4}/${NL_PREFIX_LEN}`);
+    const up = await waitForCarrier(t.dut, child.ifname, NL_CARRIER_TIMEOUT_MS);
+    const mgid = broadcastMgid(CHILD_PKEY);
+    const members = await t.probe.groupMembers(mgid);
+    const dutMember = members.find((m) => m.portGid.equals(parent.hwaddr.gid));
+    const groupIbMtu = members[0] ? IB_MTU_CODE_TO_BYTES[members[0].mtu] ?? null : null;
+    const ping = await a.ping(NL_PEER_IPV4, { count: NL_ECHOES, waitSeconds: 2, ifname: child.ifname });
+    await t.attachJson('netlink child at work', {
+      child: summary(up.value),
+      carrierAfterMs: up.reached ? up.waitedMs : null,
+      peerChild: { ifname: peerChild.ifname, carrierAfterMs: peerChild.carrierAfterMs },
+      group: { mgid: formatGid(mgid), ibMtu: groupIbMtu, dutJoinState: dutMember ? hex(dutMember.joinState, 1) : null },
+      ping,
+    });
+
+    expect(peerChild.carrierAfterMs, `the peer's ${peerChild.ifname} has carrier (the lab works)`).to.not.equal(null);
+    expect(up.reached, `${child.ifname} gets carrier once up (it joined ${formatGid(mgid)})`).to.equal(true);
+    expect(dutMember, `the SA lists the DUT's port in ${formatGid(mgid)}`).to.not.equal(undefined);
+    expect(dutMember!.joinState & JOIN_STATE_FULL, `JoinState of the DUT in ${formatGid(mgid)}`).to.equal(JOIN_STATE_FULL);
+    expect(groupIbMtu, `the SA's MTU of ${formatGid(mgid)}`).to.not.equal(null);
+    expect(up.value.mtu, `MTU of ${child.ifname} (group IB MTU ${groupIbMtu})`).to.equal((groupIbMtu ?? 0) - IPOIB_HEADER_LEN);
+    expect(hex(up.value.hwaddr.qpn, 6), `QPN of ${child.ifname} (the parent's is ${hex(parent.hwaddr.qpn, 6)})`).to.not.equal(hex(parent.hwaddr.qpn, 6));
+    expect(ping.received, `echo replies from the peer's child ${NL_PEER_IPV4} through ${child.ifname}`).to.equal(NL_ECHOES);
+  });
+});
+
+describe('Linux ib_ipoib: the pkey attribute of a parent @pkey', () => {
+  conformance({
+    covers: ['LINUX-ATTR-a'],
+    title: 'reads the parent\'s pkey as entry 0 of the port\'s P_Key table, with 0x8000 set',
+    tags: ['pkey'],
+    requires: ['fabric-control'],
+  }, async (t: Case) => {
+    const table = await smPkeysOf(t, t.dut.fabricNode);
+    if (!table || table.length === 0) return t.skip('the sim fabric does not show the DUT port\'s P_Key table');
+    const parent = await t.dut.adapter.link();
+    await t.attachJson('pkey and the port\'s table', { pkey: parent.pkey === null ? null : hex(parent.pkey, 4), table: table.map((k) => hex(k, 4)) });
+    expect(parent.pkey === null ? null : hex(parent.pkey, 4), `pkey of ${parent.ifname} (table entry 0 is ${hex(table[0]!, 4)})`).to.equal(hex(table[0]! | PKEY_FULL_MEMBER_BIT, 4));
   });
 });

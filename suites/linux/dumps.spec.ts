@@ -4,7 +4,8 @@
  * fabric: every group the dump lists as complete is one the SA has the DUT in, with the
  * JoinState its send_only flag implies, and every group the SA has the DUT in is listed; a path
  * to the peer appears after traffic, with the DLID, SL and rate the SA gives for the peer's GID,
- * which the DUT asked the SA for.
+ * which the DUT asked the SA for. Both dumps list their records in GID order, as the kernel
+ * walks its trees.
  */
 import { expect } from 'chai';
 import { type Case, conformance } from '../harness/conformance.js';
@@ -19,10 +20,17 @@ import { pingGroup } from '../harness/node-actions.js';
 const SEND_ONLY_GROUP = '239.43.93.1';
 const SEND_ONLY_STATES = JOIN_STATE_SEND_ONLY_FULL | JOIN_STATE_SEND_ONLY_NON;
 
+/** GIDs whose next one does not sort after them (the dumps list records in memcmp order). */
+function outOfOrder(gids: readonly Buffer[]): string[] {
+  const bad: string[] = [];
+  for (let i = 1; i < gids.length; i++) if (Buffer.compare(gids[i - 1]!, gids[i]!) >= 0) bad.push(`${formatGid(gids[i - 1]!)} before ${formatGid(gids[i]!)}`);
+  return bad;
+}
+
 describe('Linux ib_ipoib: debugfs _mcg and _path @multicast @sa', () => {
   conformance({
-    covers: ['RFC4391-4-a', 'RFC4391-5-b', 'RFC4391-10-e'],
-    title: 'lists in _mcg exactly the groups the SA has it in, complete, with send_only matching its JoinState',
+    covers: ['LINUX-DEBUGFS-a', 'RFC4391-5-b', 'RFC4391-10-e'],
+    title: 'lists in _mcg, in MGID order, exactly the groups the SA has it in, complete, with send_only matching its JoinState',
     tags: ['multicast', 'sa', 'mgid'],
     requires: ['probe', 'sa', 'fabric-control'],
   }, async (t: Case) => {
@@ -58,11 +66,12 @@ describe('Linux ib_ipoib: debugfs _mcg and _path @multicast @sa', () => {
     }
     const listed = new Set(mcg.map((r) => formatGid(r.mgid)));
     for (const g of saByMgid.keys()) expect(listed.has(g), `_mcg lists ${g}, which the SA has the DUT in`).to.equal(true);
+    expect(outOfOrder(mcg.map((r) => r.mgid)), '_mcg records out of MGID order').to.deep.equal([]);
   });
 
   conformance({
-    covers: ['RFC4391-9.1.2-a', 'RFC4392-4.3-b'],
-    title: 'asks the SA for a path to the peer it resolved and lists it in _path with that DLID, SL and rate',
+    covers: ['LINUX-DEBUGFS-b', 'RFC4391-9.1.2-a', 'RFC4392-4.3-b'],
+    title: 'asks the SA for a path to the peer it resolved and lists it in _path, in GID order, with that DLID, SL and rate',
     tags: ['sa', 'ib'],
     requires: ['wire-capture', 'probe', 'sa', 'ipv4'],
   }, async (t: Case) => {
@@ -94,5 +103,6 @@ describe('Linux ib_ipoib: debugfs _mcg and _path @multicast @sa', () => {
     expect(row!.dlid, '_path DLID (the SA\'s for that GID)').to.equal(want.dlid);
     expect(row!.sl, '_path SL').to.equal(want.sl);
     expect(row!.rateMbps, '_path rate in Mb/s').to.equal(wantMbps);
+    expect(outOfOrder(rows.map((r) => r.dgid)), '_path records out of GID order').to.deep.equal([]);
   });
 });

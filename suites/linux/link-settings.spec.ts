@@ -1,7 +1,8 @@
 /**
  * Per-interface settings as Linux ib_ipoib exposes them (research kernel-ipoib.md §1, §2, §6):
  * `mode` (datagram by default; connected only when the address carries the RC flag, else the
- * write is EINVAL and a netlink child asked for it is not left behind), `umcast` (0 by default,
+ * write is EINVAL and a netlink child asked for it is not left behind; a switch sets the MTU:
+ * 65520 in connected mode, the group's MTU - 4 back in datagram mode), `umcast` (0 by default,
  * reads back what was written, through sysfs and at netlink creation), and the datagram-mode MTU
  * (broadcast group IB MTU - 4 once joined; a request is EINVAL outside [72, port MTU - 4], and
  * one above the group's is kept but not applied).
@@ -56,8 +57,8 @@ async function outcome(call: () => Promise<unknown>): Promise<string> {
 
 describe('Linux ib_ipoib: mode and umcast @cm @multicast', () => {
   conformance({
-    covers: ['RFC4755-2-b', 'RFC4755-2-a'],
-    title: 'runs in datagram mode, and refuses connected mode when its address does not offer it, leaving mode and MTU as they were',
+    covers: ['LINUX-MODE-a', 'LINUX-NETLINK-c'],
+    title: 'runs in datagram mode, and refuses connected mode when its address does not offer it (EINVAL), leaving mode and MTU as they were and no netlink child behind',
     tags: ['cm', 'mtu'],
     requires: [],
     timeoutMs: CASE_TIMEOUT_MS,
@@ -65,42 +66,57 @@ describe('Linux ib_ipoib: mode and umcast @cm @multicast', () => {
     // Children's modes (sysfs and netlink) are read in child-interfaces.spec.ts.
     const a = t.dut.adapter;
     const link = await a.link();
-    const rcFlag = hasRc(link.hwaddr);
-    const r: Record<string, unknown> = { mode: await a.mode(), rcFlag, mtuBefore: link.mtu };
-    let switched = 'not tried';
-    if (rcFlag) {
-      // A DUT that offers connected mode: the switch must work and force the connected MTU.
-      t.defer(await a.setMode('connected'), 'back to datagram mode');
-      switched = 'ok';
-      r.connected = { mode: await a.mode(), mtu: await a.mtu() };
-    } else {
-      switched = await outcome(() => a.setMode('connected'));
-      if (switched === 'ok') t.defer(() => a.setMode('datagram').then(() => undefined), 'back to datagram mode');
-      const after = await a.link();
-      r.after = { mode: after.mode, mtu: after.mtu };
-      r.netlinkConnected = await outcome(async () => {
-        const c = await a.createChildNetlink({ name: NL_CONNECTED_NAME, mode: 'connected' });
-        t.defer(c.undo, `delete ${c.ifname}`);
-      });
-      r.leftBehind = (await a.interfaces()).some((i) => i.ifname === NL_CONNECTED_NAME);
+    const mode = await a.mode();
+    if (hasRc(link.hwaddr)) {
+      await t.attachJson('mode', { mode, rcFlag: true });
+      expect(mode, 'the interface\'s mode').to.equal('datagram');
+      return t.skip(`${link.ifname}'s address offers connected mode (flags ${link.hwaddr.flags}): the refusal needs an address without the RC flag; the switch itself is the next case`);
     }
-    r.switchToConnected = switched;
-    await t.attachJson('mode', r);
+    const switched = await outcome(() => a.setMode('connected'));
+    if (switched === 'ok') t.defer(() => a.setMode('datagram').then(() => undefined), 'back to datagram mode');
+    const after = await a.link();
+    const netlinkConnected = await outcome(async () => {
+      const c = await a.createChildNetlink({ name: NL_CONNECTED_NAME, mode: 'connected' });
+      t.defer(c.undo, `delete ${c.ifname}`);
+    });
+    const leftBehind = (await a.interfaces()).some((i) => i.ifname === NL_CONNECTED_NAME);
+    await t.attachJson('mode', { mode, rcFlag: false, mtuBefore: link.mtu, switchToConnected: switched, after: { mode: after.mode, mtu: after.mtu }, netlinkConnected, leftBehind });
 
-    expect(r.mode, 'the interface\'s mode').to.equal('datagram');
-    if (rcFlag) {
-      expect((r.connected as { mode: string }).mode, 'mode after switching to connected').to.equal('connected');
-      expect((r.connected as { mtu: number }).mtu, 'MTU after switching to connected').to.equal(CONNECTED_MTU);
-    } else {
-      expect(['EINVAL', 'unsupported'], 'switching to connected mode without the RC flag in the address').to.include(switched);
-      expect(r.after, 'mode and MTU after the refused switch').to.deep.equal({ mode: 'datagram', mtu: link.mtu });
-      expect(['EINVAL', 'unsupported'], 'a netlink child asked for connected mode').to.include(r.netlinkConnected);
-      expect(r.leftBehind, `${NL_CONNECTED_NAME} left behind by the refused netlink request`).to.equal(false);
-    }
+    expect(mode, 'the interface\'s mode').to.equal('datagram');
+    expect(['EINVAL', 'unsupported'], 'switching to connected mode without the RC flag in the address').to.include(switched);
+    expect({ mode: after.mode, mtu: after.mtu }, 'mode and MTU after the refused switch').to.deep.equal({ mode: 'datagram', mtu: link.mtu });
+    expect(['EINVAL', 'unsupported'], 'a netlink child asked for connected mode').to.include(netlinkConnected);
+    expect(leftBehind, `${NL_CONNECTED_NAME} left behind by the refused netlink request`).to.equal(false);
   });
 
   conformance({
-    covers: ['RFC4391-10-k'],
+    covers: ['LINUX-MODE-b'],
+    title: 'switches to connected mode with MTU 65520 when its address offers it, and back to datagram with the group\'s MTU - 4',
+    tags: ['cm', 'mtu'],
+    requires: ['probe', 'sa'],
+    timeoutMs: CASE_TIMEOUT_MS,
+  }, async (t: Case) => {
+    const a = t.dut.adapter;
+    const link = await a.link();
+    if (!hasRc(link.hwaddr)) return t.skip(`${link.ifname}'s address has no RC flag (flags ${link.hwaddr.flags}): the DUT offers no connected mode to switch to`);
+    const rec = (await t.probe.groupMembers(partitionBroadcastMgid(link.pkey ?? 0xffff)))[0];
+    const groupMtu = rec ? IB_MTU_CODE_TO_BYTES[rec.mtu] : undefined;
+    if (groupMtu === undefined) return t.skip('the SA does not tell the broadcast group\'s MTU');
+    // The undo puts back the mode and then the MTU the switch changed.
+    t.defer(await a.setMode('connected'), 'back to datagram mode and the MTU from before');
+    const connected = { mode: await a.mode(), mtu: await a.mtu() };
+    await a.setMode('datagram');
+    const datagram = { mode: await a.mode(), mtu: await a.mtu() };
+    await t.attachJson('mode switches', { mtuBefore: link.mtu, groupIbMtu: groupMtu, connected, datagram });
+
+    expect(connected.mode, 'mode after switching to connected').to.equal('connected');
+    expect(connected.mtu, 'MTU after switching to connected').to.equal(CONNECTED_MTU);
+    expect(datagram.mode, 'mode after switching back').to.equal('datagram');
+    expect(datagram.mtu, `MTU after switching back to datagram (the smaller of the group's ${groupMtu - IPOIB_HEADER_LEN} and ${CONNECTED_MTU})`).to.equal(groupMtu - IPOIB_HEADER_LEN);
+  });
+
+  conformance({
+    covers: ['LINUX-UMCAST-a'],
     title: 'starts umcast at 0, reads back 1 and 0 as written on the parent, and gives a netlink child the umcast it was made with',
     tags: ['multicast'],
     requires: [],
@@ -127,7 +143,7 @@ describe('Linux ib_ipoib: mode and umcast @cm @multicast', () => {
 
 describe('Linux ib_ipoib: datagram-mode MTU @mtu', () => {
   conformance({
-    covers: ['RFC4391-7-f', 'RFC4391-7-b', 'RFC4391-7-e'],
+    covers: ['LINUX-MTU-a', 'RFC4391-7-f', 'RFC4391-7-b', 'RFC4391-7-e'],
     title: 'sets the interface MTU to the broadcast group\'s MTU - 4: 2044 on a 2048-octet group, 4092 on a 4096-octet group',
     tags: ['mtu', 'multicast', 'pkey'],
     requires: ['probe', 'sa', 'partitions'],
@@ -156,7 +172,7 @@ describe('Linux ib_ipoib: datagram-mode MTU @mtu', () => {
   });
 
   conformance({
-    covers: ['RFC4391-7-b'],
+    covers: ['LINUX-MTU-b', 'LINUX-MTU-c', 'RFC4391-7-b'],
     title: 'accepts MTUs from 72 to the port MTU - 4, applies them only up to the group\'s MTU - 4, and refuses values outside with EINVAL',
     tags: ['mtu'],
     requires: ['probe', 'sa', 'fabric-control'],

@@ -3,10 +3,13 @@
  * found"): Linux makes the interface and lets it be set up, but it gets no carrier and joins
  * nothing until a P_Key change event brings the P_Key; then it joins and carrier comes on. The
  * lab's 0x8004 partition has only the probe as a member, so the DUT's table lacks it until the
- * case has the SM add it.
+ * case has the SM add it. The first case judges what RFC 4391 §5 and the kernel agree on (no
+ * joins, no frames, no carrier until the P_Key is there; then the join); the second the kernel's
+ * own answer to setting such a child up, which is success.
  */
 import { expect } from 'chai';
 import { type Case, conformance } from '../harness/conformance.js';
+import { IpoibControlError } from '../../src/errors.js';
 import { MAD_METHOD_SET, PKEY_BASE_MASK } from '../../src/wire/constants.js';
 import { broadcastMgid, formatGid } from '../../src/wire/mgid.js';
 import { frameSummary, saMadSummary, saMcMemberMads } from '../harness/capture-views.js';
@@ -25,7 +28,7 @@ const CASE_TIMEOUT_MS = 60_000;
 
 describe('Linux ib_ipoib: a child whose P_Key the port lacks @pkey', () => {
   conformance({
-    covers: ['RFC4391-5-f'],
+    covers: ['RFC4391-5-f', 'LINUX-PKEY-b'],
     title: 'keeps a child for a P_Key missing from the port\'s table without carrier and without joins until the SM adds the P_Key, then joins and gets carrier',
     tags: ['pkey', 'multicast', 'sa'],
     requires: ['wire-capture', 'probe', 'sa', 'partitions', 'fabric-control'],
@@ -80,5 +83,46 @@ describe('Linux ib_ipoib: a child whose P_Key the port lacks @pkey', () => {
     expect(framesWhileAbsent.length, `frames from the DUT in partition ${hex(ABSENT_PKEY, 4)} or to its broadcast group while the P_Key is absent`).to.equal(0);
     expect(present.reached, `${ifname} gets carrier within ${CARRIER_TIMEOUT_MS} ms of the SM adding ${hex(ABSENT_PKEY, 4)}`).to.equal(true);
     expect(member, `the SA lists the DUT in ${formatGid(mgid)} once the P_Key is there`).to.not.equal(undefined);
+  });
+});
+
+describe('Linux ib_ipoib: setting up a child whose P_Key the port lacks @pkey', () => {
+  conformance({
+    covers: ['LINUX-PKEY-a'],
+    title: 'accepts up on a child for a P_Key missing from the port\'s table and keeps it admin up without carrier and out of the partition\'s broadcast group',
+    tags: ['pkey', 'multicast'],
+    requires: ['probe', 'sa', 'partitions', 'fabric-control'],
+    timeoutMs: CASE_TIMEOUT_MS,
+  }, async (t: Case) => {
+    const table = await smPkeysOf(t, t.dut.fabricNode);
+    if (!table) t.skip('the sim fabric does not show the DUT port\'s P_Key table');
+    if (table.some((k) => (k & PKEY_BASE_MASK) === (ABSENT_PKEY & PKEY_BASE_MASK))) t.skip(`the DUT port already holds ${hex(ABSENT_PKEY, 4)}`);
+    const a = t.dut.adapter;
+    const parent = await a.link();
+    const child = await a.createChildSysfs(ABSENT_PKEY);
+    t.defer(child.undo, `delete ${child.ifname} (with its state)`);
+    let upAnswer = 'ok';
+    try {
+      await a.setUp(true, child.ifname);
+    } catch (e) {
+      // A refusal is the verdict here (Linux's ndo_open returns 0 and waits), whatever its errno.
+      upAnswer = e instanceof IpoibControlError ? `${e.code}: ${e.message}` : (e as Error).message;
+    }
+    await sleep(WATCH_MS / 2);
+    const l = await a.link(child.ifname);
+    const mgid = broadcastMgid(ABSENT_PKEY);
+    const member = (await t.probe.groupMembers(mgid)).find((m) => m.portGid.equals(parent.hwaddr.gid));
+    await t.attachJson('up while the P_Key is absent', {
+      ifname: child.ifname,
+      portTable: table.map((k) => hex(k, 4)),
+      up: upAnswer,
+      link: { up: l.up, carrier: l.carrier, operstate: l.operstate },
+      saMember: member ? hex(member.joinState, 1) : null,
+    });
+
+    expect(upAnswer, `setting ${child.ifname} up while ${hex(ABSENT_PKEY, 4)} is not in the port's table (Linux accepts it; the DUT answered: ${upAnswer})`).to.equal('ok');
+    expect(l.up, `${child.ifname} admin up`).to.equal(true);
+    expect(l.carrier, `carrier of ${child.ifname}`).to.equal(false);
+    expect(member, `the DUT in ${formatGid(mgid)} while its P_Key is absent`).to.equal(undefined);
   });
 });

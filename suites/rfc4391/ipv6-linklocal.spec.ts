@@ -4,6 +4,11 @@
  * inverted when the GUID is an ordinary EUI-64 and left alone when it is already in modified
  * form. Linux ORs the bit in whatever the GUID (finding D2): the two readings differ only for a
  * GUID with 0x02 already set. The GUID comes from the SM (sim), not from the DUT's own report.
+ *
+ * One port has one GUID, so a lab exercises one of the two rules: the default lab (lab/sim.json)
+ * gives the DUT's port a GUID already in modified EUI-64 form (0x02 of octet 0 set, as an
+ * administratively set VF GUID can be), a lab without that `guid` the fabric's ordinary one. The
+ * case for the other form skips, saying so; the rows both share (§8 and §8.1) are covered by each.
  */
 import { expect } from 'chai';
 import { ICMPV6_NS } from '../../src/wire/constants.js';
@@ -32,6 +37,11 @@ async function linkLocals(t: Case, ifname = t.dut.ifname): Promise<string[]> {
   return (await t.dut.adapter.addresses(ifname)).filter((a) => a.family === 'inet6' && a.address.toLowerCase().startsWith('fe80:')).map((a) => formatIpv6(parseIpv6(a.address)));
 }
 
+/** Link-local addresses whose identifier looks made from a 16-bit LID (RFC 4391 §8's other choice). */
+function lidLike(addresses: readonly string[]): string[] {
+  return addresses.filter((a) => /^fe80::(0:)*[0-9a-f]{1,4}$/.test(a) || /^fe80::ff:fe00:[0-9a-f]{1,4}$/.test(a));
+}
+
 describe('RFC 4391 §8: IPv6 link-local address from the port GUID @ipv6', function () {
   conformance(
     {
@@ -42,12 +52,11 @@ describe('RFC 4391 §8: IPv6 link-local address from the port GUID @ipv6', funct
     },
     async (t) => {
       const { guid, source } = await portGuid(t);
-      if ((guid[0]! & U_BIT) !== 0) return t.skip(`the DUT port GUID 0x${guid.toString('hex')} has the u bit set already; the case for that GUID is the modified-EUI-64 one`);
+      if ((guid[0]! & U_BIT) !== 0) return t.skip(`the DUT port GUID 0x${guid.toString('hex')} is already in modified EUI-64 form (0x02 of octet 0 set, as lab/sim.json gives it); the ordinary-GUID rule needs a lab whose DUT port keeps an ordinary GUID`);
       const want = linkLocalFromGuid(guid, 'rfc').text;
       const have = await linkLocals(t);
-      const lidLike = have.filter((a) => /^fe80::(0:)*[0-9a-f]{1,4}$/.test(a) || /^fe80::ff:fe00:[0-9a-f]{1,4}$/.test(a));
       await t.attachJson('link-local addresses', { portGuid: `0x${guid.toString('hex')}`, guidFrom: source, expected: want, onInterface: have });
-      await t.parameter('interface identifier', have.includes(want) ? 'from the GUID' : lidLike.length > 0 ? 'LID-like' : 'other');
+      await t.parameter('interface identifier', have.includes(want) ? 'from the GUID' : lidLike(have).length > 0 ? 'LID-like' : 'other');
 
       expect(have.length, 'IPv6 link-local addresses on the DUT interface').to.be.greaterThan(0);
       expect(have, `link-local addresses of the DUT (want fe80:: + GUID 0x${guid.toString('hex')} with 0x02 of octet 0 inverted)`).to.include(want);
@@ -86,21 +95,27 @@ describe('RFC 4391 §8: IPv6 link-local address from the port GUID @ipv6', funct
 
   conformance(
     {
-      covers: ['RFC4391-8-e', 'RFC4391-8-f'],
-      title: 'leaves the u bit alone when the port GUID is already a modified EUI-64',
+      covers: ['RFC4391-8-e', 'RFC4391-8-f', 'RFC4391-8-d', 'RFC4391-8.1-a', 'RFC4391-8-b'],
+      title: 'has the link-local address fe80::/64 + its port GUID unchanged when that GUID is already a modified EUI-64 (u bit left alone)',
       tags: ['ipv6'],
       requires: ['ipv6'],
     },
     async (t) => {
-      const { guid } = await portGuid(t);
+      const { guid, source } = await portGuid(t);
       if ((guid[0]! & U_BIT) === 0) {
-        return t.skip(`the DUT port GUID 0x${guid.toString('hex')} is an ordinary EUI-64 (0x02 of octet 0 clear); this lab has no port with a GUID already in modified form`);
+        return t.skip(`the DUT port GUID 0x${guid.toString('hex')} is an ordinary EUI-64 (0x02 of octet 0 clear); a lab whose DUT node sets a guid with 0x02 set (as lab/sim.json does) exercises this rule`);
       }
-      // Both readings (RFC: keep it; Linux: OR it in) give the GUID unchanged here.
+      // Both readings (RFC: keep it; Linux: OR it in) give the GUID unchanged here; flipping the
+      // bit, the ordinary-GUID step applied to a modified GUID, gives the other address.
       const want = linkLocalFromGuid(guid, 'rfc', { guidIsModifiedEui64: true }).text;
+      const flipped = linkLocalFromGuid(guid, 'rfc', { guidIsModifiedEui64: false }).text;
       const have = await linkLocals(t);
-      await t.attachJson('link-local addresses', { portGuid: `0x${guid.toString('hex')}`, expected: want, onInterface: have });
-      expect(have, 'link-local addresses of the DUT (want fe80:: + the GUID unchanged)').to.include(want);
+      await t.attachJson('link-local addresses', { portGuid: `0x${guid.toString('hex')}`, guidFrom: source, expected: want, wrongIfFlipped: flipped, onInterface: have });
+      await t.parameter('interface identifier', have.includes(want) ? 'from the GUID' : have.includes(flipped) ? 'from the GUID, u bit flipped' : lidLike(have).length > 0 ? 'LID-like' : 'other');
+
+      expect(have.length, 'IPv6 link-local addresses on the DUT interface').to.be.greaterThan(0);
+      expect(have, `link-local addresses of the DUT (want fe80:: + GUID 0x${guid.toString('hex')} unchanged)`).to.include(want);
+      expect(have, `link-local addresses of the DUT (the u bit of an already modified GUID must not be flipped: ${flipped})`).to.not.include(flipped);
     },
   );
 });

@@ -578,3 +578,55 @@ describe('kernel adapter: ethtool, debugfs and traffic @lab', function () {
     t.done();
   });
 });
+
+describe('kernel adapter: debug levels and the kernel log @lab', function () {
+  const LEVEL = '/sys/module/ib_ipoib/parameters/debug_level';
+  const MCAST_LEVEL = '/sys/module/ib_ipoib/parameters/mcast_debug_level';
+
+  it('reads a debug level from the module parameter, writes it through tee, and the undo puts the old one back @lab', async function () {
+    const { t, dut } = adapter([cat(MCAST_LEVEL, '0\n'), cat(MCAST_LEVEL, '0\n'), tee(MCAST_LEVEL, '2\n')]);
+    expect(await dut.debugLevel('mcast_debug_level')).to.equal(0);
+    const undo = await dut.setDebugLevel('mcast_debug_level', 2);
+    t['steps'].push(cat(MCAST_LEVEL, '2\n'), tee(MCAST_LEVEL, '0\n'));
+    await undo();
+    t.done();
+  });
+
+  it('does nothing when the level is already the one asked for, and refuses a negative level before running anything @lab', async function () {
+    const { t, dut } = adapter([cat(LEVEL, '1\n')]);
+    const undo = await dut.setDebugLevel('debug_level', 1);
+    await undo();
+    expect((await rejection(dut.setDebugLevel('debug_level', -1))) as Error).to.have.property('name', 'ArgumentError');
+    t.done();
+  });
+
+  it('raises Unsupported(debug-level …) naming the config option when the parameter is missing @lab', async function () {
+    const { t, dut } = adapter([missing('/sys/module/ib_ipoib/parameters/data_debug_level')]);
+    const e = (await rejection(dut.debugLevel('data_debug_level'))) as Unsupported;
+    expect(e).to.be.instanceOf(Unsupported);
+    expect(e.capability).to.equal('debug-level data_debug_level');
+    expect(e.detail).to.include('CONFIG_INFINIBAND_IPOIB_DEBUG_DATA');
+    t.done();
+  });
+
+  it('marks the end of dmesg and returns only the lines after it, same-timestamp lines included @lab', async function () {
+    const before = '[   10.000001] ib0: up\n[   12.500000] ib0: a\n[   12.500000] ib0: b\n';
+    const after = `${before}[   12.500000] ib0: c\n[   13.000000] ib0: joining MGID ff12:401b:ffff::1\n`;
+    const { t, dut } = adapter([{ argv: ['dmesg'], stdout: before }, { argv: ['dmesg'], stdout: after }]);
+    const mark = await dut.logMark();
+    expect(await dut.logSince(mark)).to.deep.equal(['ib0: c', 'ib0: joining MGID ff12:401b:ffff::1']);
+    t.done();
+  });
+
+  it('reads everything after an empty log, and raises Unsupported(dut-log) when dmesg is refused @lab', async function () {
+    const { t, dut } = adapter([
+      { argv: ['dmesg'], stdout: '' },
+      { argv: ['dmesg'], stdout: '[    1.000000] first\n' },
+      { argv: ['dmesg'], code: 1, stderr: 'dmesg: read kernel buffer failed: Operation not permitted\n' },
+    ]);
+    const mark = await dut.logMark();
+    expect(await dut.logSince(mark)).to.deep.equal(['first']);
+    expect(((await rejection(dut.logMark())) as Unsupported).capability).to.equal('dut-log');
+    t.done();
+  });
+});

@@ -1,17 +1,17 @@
 import { expect } from 'chai';
 import { buildMatrix, matrixMarkdown, matrixSummary } from '../../suites/harness/matrix.js';
 import type { CaseRecord } from '../../suites/harness/record.js';
-import { REQUIREMENTS } from '../../suites/requirements.js';
+import { LINUX_REQUIREMENTS, REQUIREMENTS } from '../../suites/requirements.js';
 import { grepForIds, outcomeOf } from '../../src/cli/commands/power.js';
 
 function rec(title: string, covers: string[], state: CaseRecord['state'], reason?: string): CaseRecord {
   return { title, file: 'suites/x.spec.ts', covers, probes: [], tags: ['conformance'], state, ...(reason ? { reason } : {}), durationMs: 1, dut: 'reference', defects: [] };
 }
 
-const input = (records: CaseRecord[]) => ({
+const input = (records: CaseRecord[], implementation = 'reference') => ({
   records,
   lab: { name: 'sim', file: 'lab/sim.json', fabric: 'sim' },
-  dut: { node: 'dut', implementation: 'reference' },
+  dut: { node: 'dut', implementation },
   defects: [],
   environment: { fabric: 'sim' },
   now: new Date('2026-01-01T00:00:00Z'),
@@ -52,9 +52,11 @@ describe('conformance matrix @catalogue @conformance', function () {
     expect(m.requirements.find((r) => r.id === simRow.id)!.verdict).to.equal('not covered');
     const definition = REQUIREMENTS.find((r) => r.definitional)!;
     expect(m.requirements.find((r) => r.id === definition.id)!.verdict, 'a definitional row').to.equal('not coverable');
-    expect(m.requirements).to.have.length(REQUIREMENTS.length);
+    expect(m.requirements).to.have.length(REQUIREMENTS.length + LINUX_REQUIREMENTS.length);
     const total = m.totals.reduce((n, t) => n + Object.values(t.counts).reduce((a, b) => a + b, 0), 0);
-    expect(total, 'every row counted once in the totals').to.equal(REQUIREMENTS.length);
+    expect(total, 'every row counted once in the totals').to.equal(REQUIREMENTS.length + LINUX_REQUIREMENTS.length);
+    expect(m.requirements.find((r) => r.id === 'LINUX-CHILD-a')!.verdict, 'an uncovered Linux row').to.equal('not covered');
+    expect(m.totals.at(-1)!.source, 'the Linux rows total last').to.equal('linux');
   });
 
   it('renders Markdown with the result line, the failures and one table per RFC @catalogue @conformance', function () {
@@ -64,7 +66,35 @@ describe('conformance matrix @catalogue @conformance', function () {
     expect(md).to.include('- **RFC4391-6-b** (MUST, fail)');
     expect(md).to.include('## RFC 4391');
     expect(md).to.include('## RFC 4755');
+    expect(md).to.include('## Linux ib_ipoib interface (LINUX rows)');
+    expect(md).to.match(/\| LINUX-CHILD-a \| MUST \| not covered \|/);
+    expect(md).to.include('| Linux ib_ipoib | MUST |');
     expect(matrixSummary(m).at(-1)).to.equal('MUST failures: RFC4391-6-b');
+  });
+
+  it('fails the certification on a LINUX MUST row when the DUT claims the Linux interface, and only then @catalogue @conformance', function () {
+    const records = [
+      rec('up refused', ['LINUX-PKEY-a'], 'failed', 'EIO'),
+      rec('dump order', ['LINUX-DEBUGFS-a'], 'failed', 'not sorted'),
+      rec('names', ['LINUX-CHILD-a', 'RFC4391-4.1-a'], 'passed'),
+    ];
+    for (const implementation of ['reference', 'kernel']) {
+      const m = buildMatrix(input(records, implementation));
+      expect(m.linuxInterface.claimed, `${implementation} claims the Linux interface`).to.equal(true);
+      expect(m.mustFailures, `${implementation}: a LINUX MUST counts, a LINUX SHOULD does not`).to.deep.equal(['LINUX-PKEY-a']);
+      expect(m.linuxInterface.mustFailures).to.deep.equal(['LINUX-PKEY-a']);
+      expect(matrixMarkdown(m)).to.match(/\*\*Result: FAIL \(1 MUST requirement\(s\) failed\)\*\*/);
+    }
+    const other = buildMatrix(input(records, 'vendor-x'));
+    expect(other.linuxInterface.claimed).to.equal(false);
+    expect(other.mustFailures, 'a DUT that does not claim the interface: LINUX rows are information').to.deep.equal([]);
+    expect(other.linuxInterface.mustFailures).to.deep.equal(['LINUX-PKEY-a']);
+    expect(other.requirements.find((r) => r.id === 'LINUX-PKEY-a')!.verdict, 'the row still shows its verdict').to.equal('fail');
+    const md = matrixMarkdown(other);
+    expect(md).to.match(/\*\*Result: PASS/);
+    expect(md).to.include('- **LINUX-PKEY-a** (MUST, fail, not counted)');
+    expect(md).to.include('Linux interface rows do not count towards the result');
+    expect(matrixSummary(other).at(-1)).to.equal('Linux interface MUST failures (not counted, the DUT does not claim the interface): LINUX-PKEY-a');
   });
 });
 

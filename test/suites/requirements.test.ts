@@ -1,12 +1,16 @@
 import { expect } from 'chai';
 import {
   FINDINGS,
+  LINUX_AREAS,
+  LINUX_REQUIREMENTS,
   REQUIREMENTS,
   RFC_UPDATES,
   ROBUSTNESS_PROBES,
   coverableOn,
   requirement,
   requirementsFor,
+  sourceName,
+  sourceOf,
   type Level,
   type Rfc,
 } from '../../suites/requirements.js';
@@ -160,10 +164,13 @@ describe('requirement catalogue @catalogue', function () {
 
   it('finds a row by ID and throws for an unknown one @catalogue', function () {
     const row = requirement('RFC4391-4-d');
-    expect(row.rfc).to.equal(4391);
+    expect(sourceOf(row)).to.equal(4391);
     expect(row.section).to.equal('4');
     expect(row.level).to.equal('MUST');
-    expect(requirement('RFC8064-upd-a').rfc).to.equal(8064);
+    expect(sourceOf(requirement('RFC8064-upd-a'))).to.equal(8064);
+    expect(sourceOf(requirement('LINUX-CHILD-a'))).to.equal('linux');
+    expect(sourceName(sourceOf(requirement('LINUX-CHILD-a')))).to.equal('Linux ib_ipoib');
+    expect(sourceName(4391)).to.equal('RFC 4391');
     expect(() => requirement('RFC4391-99-z')).to.throw(/unknown requirement ID "RFC4391-99-z"/);
     expect(() => requirement('')).to.throw(/unknown requirement ID/);
   });
@@ -179,5 +186,55 @@ describe('requirement catalogue @catalogue', function () {
     expect(onSim.map((r) => r.id)).to.include('RFC4391-4-c');
     expect(onSim.map((r) => r.id)).to.not.include('RFC4391-5-h');
     expect(coverableOn('host').map((r) => r.id)).to.include('RFC4391-5-h');
+  });
+});
+
+const LINUX_ID_FORM = /^LINUX-([A-Z]+)-([a-z])$/;
+
+describe('requirement catalogue: the Linux ib_ipoib interface rows @catalogue', function () {
+  it('has unique LINUX-<area>-<letter> IDs whose area and section match the row, letters in order @catalogue', function () {
+    const ids = LINUX_REQUIREMENTS.map((r) => r.id);
+    expect(new Set(ids).size, 'distinct IDs').to.equal(ids.length);
+    const bad: string[] = [];
+    const letters = new Map<string, string[]>();
+    for (const r of LINUX_REQUIREMENTS) {
+      const m = LINUX_ID_FORM.exec(r.id);
+      if (!m) bad.push(`${r.id}: malformed`);
+      else if (m[1] !== r.area) bad.push(`${r.id}: area ${r.area}`);
+      if (r.section !== LINUX_AREAS[r.area].section) bad.push(`${r.id}: section ${r.section}, the area's is ${LINUX_AREAS[r.area].section}`);
+      if (r.source !== 'linux') bad.push(`${r.id}: source ${String(r.source)}`);
+      letters.set(r.area, [...(letters.get(r.area) ?? []), r.id.slice(-1)]);
+    }
+    for (const [area, ls] of letters) {
+      const want = ls.map((_, i) => String.fromCharCode(97 + i));
+      if (ls.join() !== want.join()) bad.push(`${area}: ${ls.join('')}`);
+    }
+    expect(bad).to.deep.equal([]);
+    // No ID is both an RFC row and a Linux row.
+    expect(ids.filter((id) => REQUIREMENTS.some((r) => r.id === id))).to.deep.equal([]);
+  });
+
+  it('covers every area, with the issue\'s interface behaviours among the rows @catalogue', function () {
+    expect([...new Set(LINUX_REQUIREMENTS.map((r) => r.area))].sort()).to.deep.equal(Object.keys(LINUX_AREAS).sort());
+    const text = LINUX_REQUIREMENTS.map((r) => r.summary).join(' ');
+    for (const word of ['create_child', 'delete_child', 'ENOTUNIQ', 'EEXIST', 'ENODEV', 'EINVAL', 'netlink', 'pkey', 'parent', 'mode', 'umcast', '_mcg', '_path', 'tx_bytes', 'carrier', 'debug_level']) {
+      expect(text, `a Linux row mentions ${word}`).to.include(word);
+    }
+  });
+
+  it('keeps levels MUST or SHOULD, summaries and checks short, and the RFC counts untouched @catalogue', function () {
+    const bad: string[] = [];
+    for (const r of LINUX_REQUIREMENTS) {
+      if (r.level !== 'MUST' && r.level !== 'SHOULD') bad.push(`${r.id}: level ${String(r.level)}`);
+      if (r.summary.length < 5 || r.summary.length > 260) bad.push(`${r.id}: summary length ${r.summary.length}`);
+      if (r.check.length < 5 || r.check.length > 320) bad.push(`${r.id}: check length ${r.check.length}`);
+      if (BCP14_CAPS.test(r.summary)) bad.push(`${r.id}: summary "${r.summary}"`);
+      if (r.fabrics.length === 0 || r.fabrics.includes('rxe')) bad.push(`${r.id}: fabrics ${r.fabrics.join(',')} (ib_ipoib never binds rxe)`);
+      if ((r.fabrics.includes('sim') || r.fabrics.includes('offline')) === (r.notCoverableOnSim !== undefined)) bad.push(`${r.id}: notCoverableOnSim`);
+    }
+    expect(bad).to.deep.equal([]);
+    // The Linux rows live apart from the RFC rows: the research's counts above stay as they are.
+    expect(REQUIREMENTS.some((r) => r.id.startsWith('LINUX-'))).to.equal(false);
+    expect(coverableOn('sim').some((r) => r.id.startsWith('LINUX-'))).to.equal(false);
   });
 });

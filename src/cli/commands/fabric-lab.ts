@@ -17,6 +17,7 @@ export async function fabricUpOptionsForLab(name: string, labPath: string, defec
     name,
     nodes: plan.fabricNodes.length,
     nodeNames: plan.fabricNodes,
+    ...(plan.portGuids.size > 0 ? { portGuids: plan.portGuids } : {}),
     ...(plan.partitionsFile !== undefined ? { partitions: plan.partitionsFile } : {}),
     ipoib: true,
     daemons: plan.daemons.map((d) => ({ node: d.node, addresses: d.addresses, defects: d.defects })),

@@ -61,10 +61,28 @@ function logTail(p: FabricRunPaths, lines = 15): string {
   }
 }
 
+/** `name=0x…,name=0x…`: how `fabric up` hands port GUIDs to the manager process. */
+export function formatPortGuids(guids: ReadonlyMap<string, bigint>): string {
+  return [...guids].map(([node, g]) => `${node}=0x${g.toString(16).padStart(16, '0')}`).join(',');
+}
+
+/** The inverse of formatPortGuids; a malformed entry is a UsageError. */
+export function parsePortGuids(text: string): Map<string, bigint> {
+  const out = new Map<string, bigint>();
+  for (const entry of text.split(',')) {
+    const m = /^([a-z][a-z0-9-]*)=(0x[0-9a-fA-F]{1,16})$/.exec(entry);
+    if (!m || m[1] === undefined || m[2] === undefined) throw new UsageError(`--port-guids: "${entry}" is not NODE=0xGUID`);
+    out.set(m[1], BigInt(m[2]));
+  }
+  return out;
+}
+
 export interface FabricUpOptions extends FabricTarget {
   nodes: number;
   /** Names instead of node1..nodeN (a lab file's nodes plus its probe port). */
   nodeNames?: readonly string[];
+  /** Port GUIDs by node name instead of the by-order ones (a sim lab file's `guid`s). */
+  portGuids?: ReadonlyMap<string, bigint>;
   partitions?: string;
   /** Also start an ipoibd per node in its own network namespace (root only). */
   ipoib?: boolean;
@@ -93,6 +111,7 @@ export async function fabricUp(o: FabricUpOptions, io: Io): Promise<number> {
   const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../bin/ipoib-lab.js');
   const args = [bin, 'fabric', 'serve', '--name', o.name, '--nodes', String(o.nodes)];
   if (o.nodeNames) args.push('--node-names', o.nodeNames.join(','));
+  if (o.portGuids && o.portGuids.size > 0) args.push('--port-guids', formatPortGuids(o.portGuids));
   if (o.partitions) args.push('--partitions', path.resolve(o.partitions));
   const log = openSync(p.logFile, 'a', 0o600);
   const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', log, log] });
@@ -307,6 +326,7 @@ export async function fabricServe(o: FabricUpOptions, io: Io): Promise<number> {
     paths: p,
     nodes: o.nodes,
     ...(o.nodeNames ? { nodeNames: o.nodeNames } : {}),
+    ...(o.portGuids ? { portGuids: o.portGuids } : {}),
     partitions,
     openEndpoint: openManagerEndpoint,
     openTap: openTapWriter,

@@ -58,6 +58,8 @@ export interface FabricManagerOptions {
   nodes: number;
   /** Names for the nodes instead of node1..nodeN (each `[a-z][a-z0-9-]*`, unique, not `sm`). */
   nodeNames?: readonly string[];
+  /** Port GUIDs by node name instead of the by-order ones (a sim lab file's `guid`s). */
+  portGuids?: ReadonlyMap<string, bigint>;
   partitions: PartitionsConf;
   openEndpoint: EndpointFactory;
   openTap?: TapFactory;
@@ -80,14 +82,19 @@ interface Owner {
 /**
  * The fabric: every node of `defaultFabric(n)` plus the SM's port, listed first so it gets LID 1.
  * `names` renames the nodes in order (a lab's `dut`, `peer`, `probe`); GUIDs stay those of
- * node1..nodeN, so a partitions file can name ports by GUID either way.
+ * node1..nodeN, so a partitions file can name ports by GUID either way, except the port GUIDs
+ * `portGuids` sets by node name (a sim lab file's `guid`).
  */
-export function managedFabric(nodes: number, names?: readonly string[]): FabricDescription {
+export function managedFabric(nodes: number, names?: readonly string[], portGuids?: ReadonlyMap<string, bigint>): FabricDescription {
   const base = defaultFabric(nodes);
   if (names !== undefined && names.length !== nodes) throw new FabricRunError(`${names.length} node names for ${nodes} nodes`);
+  const named = base.nodes.map((n, i) => names?.[i] ?? n.name);
+  const unknown = [...(portGuids?.keys() ?? [])].filter((n) => !named.includes(n));
+  if (unknown.length > 0) throw new FabricRunError(`port GUIDs for nodes the fabric does not have: ${unknown.join(', ')}`);
   const sm: FabricNodeInput = { name: SM_NODE_NAME, type: 'ca', nodeGuid: SM_PORT_GUID - 1n, ports: [{ guid: SM_PORT_GUID }] };
   return makeFabricDescription({
-    nodes: [sm, ...base.nodes.map((n, i) => ({ ...n, name: names?.[i] ?? n.name, ports: n.ports.map((p) => ({ ...p })) }))],
+    // A set port GUID replaces the by-order one; the node keeps its node GUID (they differ on real HCAs too).
+    nodes: [sm, ...base.nodes.map((n, i) => ({ ...n, name: named[i]!, ports: n.ports.map((p) => ({ ...p, guid: portGuids?.get(named[i]!) ?? p.guid })) }))],
     smPortGuid: SM_PORT_GUID,
   });
 }
@@ -117,7 +124,7 @@ export class FabricManager {
   }
 
   static async start(o: FabricManagerOptions): Promise<FabricManager> {
-    const fabric = managedFabric(o.nodes, o.nodeNames);
+    const fabric = managedFabric(o.nodes, o.nodeNames, o.portGuids);
     const nodePorts = fabric.nodes.filter((n) => n.name !== SM_NODE_NAME).flatMap((n) => n.ports.map((p) => p.guid));
     // Node ports are down until an owner attaches its endpoint; the SM's port is always up.
     const sm = new SubnetManager(fabric, o.partitions, { downPorts: nodePorts });

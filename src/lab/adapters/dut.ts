@@ -107,6 +107,20 @@ export interface NetlinkChildSpec {
   umcast?: boolean;
 }
 
+/**
+ * The run-time debug levels of Linux ib_ipoib (module parameters, writable while the module is
+ * loaded; present only when it is built with CONFIG_INFINIBAND_IPOIB_DEBUG, and the data ones
+ * only with CONFIG_INFINIBAND_IPOIB_DEBUG_DATA). The kernel's are module-wide; the reference
+ * stack has one level per interface (`ipoibctl debug IF LEVEL`), which it offers as debug_level.
+ */
+export type DebugLevelName = 'debug_level' | 'mcast_debug_level' | 'data_debug_level' | 'cm_data_debug_level';
+export const DEBUG_LEVEL_NAMES: readonly DebugLevelName[] = ['debug_level', 'mcast_debug_level', 'data_debug_level', 'cm_data_debug_level'];
+
+/** A place in the DUT's log (opaque to callers): logSince() returns what was logged after it. */
+export interface LogMark {
+  readonly where: string;
+}
+
 export interface DutAdapter {
   readonly kind: 'kernel' | 'reference';
   /** The interface the lab file names for this node; methods default to it. */
@@ -148,6 +162,15 @@ export interface DutAdapter {
   counters(ifname?: string): Promise<Record<string, number>>;
   mcgDump(ifname?: string): Promise<McgRow[]>;
   pathDump(ifname?: string): Promise<PathRow[]>;
+
+  /** A debug level; `ifname` matters only where levels are per interface. Unsupported when the DUT lacks that level. */
+  debugLevel(name: DebugLevelName, ifname?: string): Promise<number>;
+  /** Sets a debug level at run time; the undo puts back the level read before. Unsupported when the DUT lacks it. */
+  setDebugLevel(name: DebugLevelName, level: number, ifname?: string): Promise<Undo>;
+  /** The end of the DUT's log now (the kernel's ring buffer; the reference daemon's log file). Unsupported when it cannot be read. */
+  logMark(): Promise<LogMark>;
+  /** Lines the DUT logged after `mark`, oldest first. */
+  logSince(mark: LogMark): Promise<string[]>;
 
   /** Pings from the node's IP stack through the interface; lost replies are a result, not an error. */
   ping(target: string, o?: PingOptions & { ifname?: string }): Promise<PingResult>;

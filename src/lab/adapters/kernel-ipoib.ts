@@ -10,9 +10,11 @@ import type { RunResult, Transport } from '../transport.js';
 import type {
   ChildPath,
   CreatedChild,
+  DebugLevelName,
   DutAdapter,
   DutInterface,
   IpoibMode,
+  LogMark,
   McgRow,
   Neighbour,
   NetlinkChildSpec,
@@ -50,6 +52,61 @@ const NETLINK_PARENT_SINCE = { major: 5, minor: 10 } as const;
 /** The kernel cuts the parent name to 10 characters when naming a legacy child ("%.10s.%04x"). */
 const CHILD_PARENT_NAME_MAX = 10;
 const DEBUGFS_DIR = '/sys/kernel/debug/ipoib';
+/** ib_ipoib's module parameters; the debug levels among them are writable (0644) while it is loaded. */
+const MODULE_PARAMS_DIR = '/sys/module/ib_ipoib/parameters';
+/** The largest value an int module parameter takes. */
+const MAX_DEBUG_LEVEL = 0x7fffffff;
+/** What builds a level in (kernel-ipoib.md §5), for the Unsupported reason. */
+const DEBUG_LEVEL_CONFIG: Readonly<Record<DebugLevelName, string>> = {
+  debug_level: 'CONFIG_INFINIBAND_IPOIB_DEBUG',
+  mcast_debug_level: 'CONFIG_INFINIBAND_IPOIB_DEBUG',
+  data_debug_level: 'CONFIG_INFINIBAND_IPOIB_DEBUG_DATA',
+  cm_data_debug_level: 'CONFIG_INFINIBAND_IPOIB_DEBUG_DATA',
+};
+
+/** A kernel log line as `dmesg` prints it: `[seconds.micros] text`. */
+const DMESG_LINE = /^\[\s*(\d+\.\d+)\]\s?(.*)$/;
+
+/**
+ * Where a `dmesg` listing ends, as a mark: the last timestamp and how many lines carry it (lines
+ * logged in the same microsecond share one).
+ */
+export function dmesgMark(text: string): LogMark {
+  let last = '';
+  let count = 0;
+  for (const line of text.split('\n')) {
+    const m = DMESG_LINE.exec(line);
+    if (!m || m[1] === undefined) continue;
+    if (m[1] === last) count++;
+    else {
+      last = m[1];
+      count = 1;
+    }
+  }
+  return { where: `${last}#${count}` };
+}
+
+/** The lines of a `dmesg` listing logged after `mark` (dmesgMark), without their timestamps. */
+export function dmesgSince(text: string, mark: LogMark): string[] {
+  const [ts = '', n = '0'] = mark.where.split('#');
+  const markUs = ts === '' ? -1 : microseconds(ts);
+  let sameSeen = 0;
+  const out: string[] = [];
+  for (const line of text.split('\n')) {
+    const m = DMESG_LINE.exec(line);
+    if (!m || m[1] === undefined) continue;
+    const us = microseconds(m[1]);
+    if (us < markUs) continue;
+    if (us === markUs && ++sameSeen <= Number(n)) continue;
+    out.push(m[2] ?? '');
+  }
+  return out;
+}
+
+function microseconds(ts: string): number {
+  const [s = '0', frac = '0'] = ts.split('.');
+  return Number(s) * 1_000_000 + Number(frac.padEnd(6, '0').slice(0, 6));
+}
 
 export interface KernelIpoibOptions {
   /** How often to look for a deleted child to be gone (the kernel unregisters it from a work queue). */
@@ -476,4 +533,42 @@ export class KernelIpoibAdapter extends NodeStackTraffic implements DutAdapter {
     return parsePathDump(await this.debugfs(ifname, '_path'), ifname);
   }
 
+  // ---- debug levels and the kernel log ----
+
+  private debugLevelPath(name: DebugLevelName): string {
+    return `${MODULE_PARAMS_DIR}/${name}`;
+  }
+
+  /** Module-wide: `ifname` is accepted for the interface's sake and not used. */
+  async debugLevel(name: DebugLevelName, _ifname = this.ifname): Promise<number> {
+    const path = this.debugLevelPath(name);
+    const r = await this.node.run(['cat', path]);
+    if (isMissingFile(r)) throw new Unsupported(`debug-level ${name}`, `${path} is missing (ib_ipoib not loaded, or built without ${DEBUG_LEVEL_CONFIG[name]})`);
+    return parseSysfsDecimal(name, checkErrno(`ib_ipoib.${name}`, r).stdout);
+  }
+
+  async setDebugLevel(name: DebugLevelName, level: number, ifname = this.ifname): Promise<Undo> {
+    if (!Number.isSafeInteger(level) || level < 0 || level > MAX_DEBUG_LEVEL) throw new ArgumentError('setDebugLevel', 'level', level, `an integer 0..${MAX_DEBUG_LEVEL}`);
+    const before = await this.debugLevel(name, ifname);
+    if (before === level) return NO_UNDO;
+    await this.writeSysfs(`ib_ipoib.${name}`, this.debugLevelPath(name), `${level}\n`);
+    return async () => void (await this.setDebugLevel(name, before, ifname));
+  }
+
+  /** The kernel's ring buffer through dmesg (root, or kernel.dmesg_restrict=0). */
+  private async dmesg(): Promise<string> {
+    const r = await this.node.run(['dmesg']);
+    if (isMissingTool(r)) throw new Unsupported('dut-log', 'dmesg is not installed on the node');
+    if (r.code !== 0) throw new Unsupported('dut-log', `dmesg failed: ${r.stderr.trim()} (reading the kernel log needs root or kernel.dmesg_restrict=0)`);
+    return r.stdout;
+  }
+
+  async logMark(): Promise<LogMark> {
+    return dmesgMark(await this.dmesg());
+  }
+
+  /** Lines logged after the mark; lines the ring buffer dropped meanwhile are gone. */
+  async logSince(mark: LogMark): Promise<string[]> {
+    return dmesgSince(await this.dmesg(), mark);
+  }
 }

@@ -20,9 +20,11 @@ import type { RunResult, Transport } from '../transport.js';
 import type {
   ChildPath,
   CreatedChild,
+  DebugLevelName,
   DutAdapter,
   DutInterface,
   IpoibMode,
+  LogMark,
   McgRow,
   Neighbour,
   NetlinkChildSpec,
@@ -54,7 +56,14 @@ export interface ReferenceIpoibOptions {
   socket?: string;
   /** Deadline of each call on the node (default 15 s). */
   callTimeoutMs?: number;
+  /** The daemon's log file as the node sees it (the sim lab keeps it in the fabric's run directory); without it logMark() is Unsupported. */
+  logFile?: string;
 }
+
+/** The one debug level ipoibd has (per interface): it shows everything the interface logs, not only state changes and failures. */
+const REFERENCE_DEBUG_LEVEL: DebugLevelName = 'debug_level';
+/** The kernel's limit for an int module parameter written as decimal. */
+const MAX_DEBUG_LEVEL = 0x7fffffff;
 
 // ---- what ipoibd answers (src/ipoib/daemon/handlers.ts), as far as the adapter reads it ----
 
@@ -103,6 +112,7 @@ const answers = {
   created: z.object({ kind: z.literal('created'), ifname: z.string().min(1) }),
   deleted: z.object({ kind: z.literal('deleted'), ifname: z.string() }),
   link: z.object({ kind: z.literal('link'), ifname: z.string(), adminUp: z.boolean() }),
+  debug: z.object({ kind: z.literal('debug'), ifname: z.string(), level: u32 }),
 } as const;
 
 /** ipoibctl --json's refusal: `{"error": {command, code, op, message}}` on stdout. */
@@ -159,6 +169,7 @@ export class ReferenceIpoibAdapter extends NodeStackTraffic implements DutAdapte
   private readonly ipoibctl: readonly string[] | null;
   private readonly socket: string | null;
   private readonly callTimeoutMs: number;
+  private readonly logFile: string | null;
 
   constructor(
     node: Transport,
@@ -171,6 +182,7 @@ export class ReferenceIpoibAdapter extends NodeStackTraffic implements DutAdapte
     this.ipoibctl = o.ipoibctl ? [...o.ipoibctl] : null;
     this.socket = o.socket ?? null;
     this.callTimeoutMs = o.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
+    this.logFile = o.logFile ?? null;
   }
 
   // ---- talking to ipoibd ----
@@ -477,4 +489,51 @@ export class ReferenceIpoibAdapter extends NodeStackTraffic implements DutAdapte
     return parsePathDump((await this.ctl(`${ifname}_path`, answers.dump, ['path', ifname])).text, ifname);
   }
 
+  // ---- debug levels and the daemon's log ----
+
+  private checkDebugLevelName(name: DebugLevelName, ifname: string): void {
+    if (name !== REFERENCE_DEBUG_LEVEL) {
+      throw new Unsupported(`debug-level ${name}`, `the reference stack has one debug level per interface (${REFERENCE_DEBUG_LEVEL}, ipoibctl debug ${ifname}); it has no ${name}`);
+    }
+  }
+
+  async debugLevel(name: DebugLevelName, ifname = this.ifname): Promise<number> {
+    this.checkDebugLevelName(name, ifname);
+    return (await this.ctl(`${ifname}.debug`, answers.debug, ['debug', ifname])).level;
+  }
+
+  async setDebugLevel(name: DebugLevelName, level: number, ifname = this.ifname): Promise<Undo> {
+    if (!Number.isSafeInteger(level) || level < 0 || level > MAX_DEBUG_LEVEL) throw new ArgumentError('setDebugLevel', 'level', level, `an integer 0..${MAX_DEBUG_LEVEL}`);
+    const before = await this.debugLevel(name, ifname);
+    if (before === level) return NO_UNDO;
+    await this.ctl(`${ifname}.debug`, answers.debug, ['debug', ifname, String(level)]);
+    return async () => void (await this.setDebugLevel(name, before, ifname));
+  }
+
+  private requireLogFile(): string {
+    if (this.logFile === null) throw new Unsupported('dut-log', 'the adapter was not told where ipoibd logs');
+    return this.logFile;
+  }
+
+  /** The log file's size in octets now. */
+  async logMark(): Promise<LogMark> {
+    const file = this.requireLogFile();
+    const r = await this.node.run(['stat', '-c', '%s', file], { timeoutMs: this.callTimeoutMs });
+    if (r.code !== 0) throw new Unsupported('dut-log', `cannot read ${file}: ${r.stderr.trim()}`);
+    const size = Number(r.stdout.trim());
+    if (!Number.isSafeInteger(size) || size < 0) throw new ParseError(`stat -c %s ${file}`, '$', 'a size in octets', r.stdout.trim());
+    return { where: String(size) };
+  }
+
+  /** What the daemon appended after the mark (the whole file when it was cut shorter meanwhile). */
+  async logSince(mark: LogMark): Promise<string[]> {
+    const file = this.requireLogFile();
+    const from = Number(mark.where);
+    if (!Number.isSafeInteger(from) || from < 0) throw new ArgumentError('logSince', 'mark', mark, 'a mark from logMark() of this adapter');
+    const size = Number((await this.logMark()).where);
+    const start = size < from ? 0 : from;
+    const r = await this.node.run(['tail', '-c', `+${start + 1}`, file], { timeoutMs: this.callTimeoutMs });
+    if (r.code !== 0) throw new CommandFailedError(r.host, r.argv, r.code, r.stdout, r.stderr);
+    return r.stdout.split('\n').filter((l) => l.length > 0);
+  }
 }

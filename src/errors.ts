@@ -283,6 +283,39 @@ export class LabError extends Error {
   }
 }
 
+/**
+ * Installing the reference stack on a node, or starting or stopping its ipoibd there, failed
+ * for a reason the user can act on (node lacks Node.js 20 or a build tool, a daemon did not
+ * answer in time, ...). `hint` says what to do, naming Debian packages where one is missing.
+ */
+export class DeployError extends Error {
+  override readonly name: string = 'DeployError';
+  constructor(
+    readonly problem: string,
+    readonly hint: string,
+    /** The node's name, when the problem is on one. */
+    readonly node?: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${node ? `${node}: ` : ''}${problem}. ${hint}`, options);
+  }
+}
+
+/** The stack installed (or running) on a node is not the version of this controller's tree. */
+export class DeployVersionMismatchError extends DeployError {
+  override readonly name = 'DeployVersionMismatchError';
+  constructor(
+    node: string,
+    /** What is on the node, e.g. "0.1.0 (commit 3de52a2c91f0; tree 1a2b3c4d5e6f)". */
+    readonly nodeVersion: string,
+    /** What this controller's tree is. */
+    readonly localVersion: string,
+    what = 'the installed stack',
+  ) {
+    super(`${what} is version ${nodeVersion}, this controller's tree is ${localVersion}`, 'Run `ipoib-lab deploy` for this node first (and restart its ipoibd).', node);
+  }
+}
+
 /** A lab file could not be used; lists every problem found, not just the first. */
 export class LabFileError extends Error {
   override readonly name = 'LabFileError';
@@ -366,6 +399,14 @@ export class RcSendError extends Error {
     readonly status: string,
   ) {
     super(`RC QP 0x${qpn.toString(16)}: send completed with ${status}`);
+  }
+}
+
+/** An RC send was refused because the QP's send queue is full; nothing was queued. */
+export class RcSendQueueFullError extends Error {
+  override readonly name = 'RcSendQueueFullError';
+  constructor(readonly qpn: number) {
+    super(`RC QP 0x${qpn.toString(16)}: the send queue is full`);
   }
 }
 
@@ -495,6 +536,17 @@ export class CmStateError extends CmError {
   override readonly name = 'CmStateError';
 }
 
+/** The active side answered the peer's REP with a REJ (its owner refused the REP's contents). */
+export class CmReplyRefusedError extends CmError {
+  override readonly name = 'CmReplyRefusedError';
+  constructor(
+    /** The REJ reason sent (CM_REJ_REASONS). */
+    readonly reason: number,
+  ) {
+    super(`cm: the REP was refused with REJ reason ${reason}`);
+  }
+}
+
 // ---- node host side: network namespaces, /proc ---------------------------------------------
 
 /** An `ip -n NS ...` call exited non-zero or timed out. */
@@ -516,5 +568,24 @@ export class ProcReadError extends Error {
     readonly detail: string,
   ) {
     super(`${argv.join(' ')} failed: ${detail.trim()}`);
+  }
+}
+
+// ---- offload engine (native/src/tun/offload_*.h) --------------------------------------------
+
+/**
+ * The offload engine refused a packet: its virtio-net header and contents ask for something it
+ * does not do or that does not fit the packet. `reason` is the native refusal's name (see
+ * OFFLOAD_REFUSALS in src/ipoib/native/offload.ts), e.g. "csum-offset-out-of-bounds".
+ */
+export class OffloadError extends Error {
+  override readonly name = 'OffloadError';
+  constructor(
+    /** The call, e.g. `offloadSegment`. */
+    readonly op: string,
+    readonly reason: string,
+    message: string,
+  ) {
+    super(message);
   }
 }

@@ -37,6 +37,7 @@ export const TAGS = {
   interop: 'OFA-style interoperability: ping sizes both ways and checksummed file transfers',
   conformance: 'the conformance harness, certification and report generation',
   power: 'suite power: seeded defects and which tests catch them',
+  offload: 'stateless offloads: software TCP segmentation (TSO), checksum completion, receive coalescing (GRO), the virtio-net header',
 } as const;
 
 export type Tag = keyof typeof TAGS;

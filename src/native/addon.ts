@@ -75,6 +75,29 @@ export interface NativeBinding {
   simIcrc(covered: Uint8Array, global: boolean, portable?: boolean): number;
   readonly simCrcUsesClmul: boolean;
   /**
+   * TEST ONLY: the offload engine (native/src/tun/offload_segment.h, offload_coalesce.h) on
+   * buffers; the data plane calls the C++ directly. Use src/ipoib/native/offload.ts, which
+   * validates and types everything. Refusals throw an Error whose .code is a name in
+   * `offloadRefusals`.
+   */
+  offloadSegment(vnetHdr: Uint8Array, packet: Uint8Array, mtu: number): Buffer[];
+  offloadComplete(vnetHdr: Uint8Array, packet: Uint8Array): Buffer;
+  offloadCoalesce(packets: readonly Uint8Array[], partialChecksum: boolean): Array<{ vnetHdr: Buffer; packet: Buffer; members: number[] }>;
+  /** The virtio-net header's size and constants the engine was built with (checked by the wrapper at load). */
+  readonly offloadLayout: {
+    readonly vnetHdrLen: number;
+    readonly flagNeedsCsum: number;
+    readonly flagDataValid: number;
+    readonly gsoNone: number;
+    readonly gsoTcpv4: number;
+    readonly gsoUdp: number;
+    readonly gsoTcpv6: number;
+    readonly gsoEcn: number;
+    readonly maxCoalescedLen: number;
+  };
+  /** Refusal names; index i is native code i + 1 (code 0 is "ok"). */
+  readonly offloadRefusals: readonly string[];
+  /**
    * TEST AND BENCHMARK ONLY: runs two RC QPs over a simulated lossy link (native/src/sim/rc_loop_harness.h).
    * Every option is required; use runRcLoop() in src/fabric/sim/rc-harness.ts, which validates and fills them.
    */
@@ -122,7 +145,7 @@ export interface NativeBinding {
   /** Names of the data plane's counters, in the order native/src/tun/data_plane_counters.h lists them. */
   readonly tunDataPlaneCounterNames: readonly string[];
   /** Punt reasons by code (the index), each with the direction of the packets it applies to. */
-  readonly tunPuntReasons: ReadonlyArray<{ readonly name: string; readonly direction: 'tx' | 'rx' }>;
+  readonly tunPuntReasons: ReadonlyArray<{ readonly name: string; readonly direction: 'tx' | 'rx' | 'rc' }>;
   /** Word counts and wire constants the data plane was built with (checked by the wrapper at load). */
   readonly tunDataPlaneLayout: {
     readonly puntWords: number;
@@ -131,6 +154,10 @@ export interface NativeBinding {
     readonly ethPArp: number;
     readonly ethPIpv6: number;
     readonly ipoibHeaderLen: number;
+    /** The tag in the work request IDs of the data plane's RC sends (bit 52). */
+    readonly rcWrIdTag: number;
+    /** RC send statuses by code (a punt's rc-status word is 1 + the code). */
+    readonly rcSendStatuses: readonly string[];
   };
 }
 
@@ -148,6 +175,8 @@ export interface NativeTunDataPlaneOptions {
   qkey: number;
   pkeyIndex: number;
   mtu: number;
+  /** The largest IP packet sent over UD. */
+  udMtu: number;
   localLid: number;
   localGid: Uint8Array;
   broadcastMgid: Uint8Array | null;
@@ -167,7 +196,19 @@ export interface NativeTunGrh {
 export interface NativeTunDataPlane {
   readonly ifname: string;
   /** `ip`: 4 or 16 octets. */
-  setNeighbour(ip: Uint8Array, entry: { dlid: number; dqpn: number; flags: number; sl: number; grh: NativeTunGrh | null }): void;
+  setNeighbour(
+    ip: Uint8Array,
+    entry: {
+      dlid: number;
+      dqpn: number;
+      flags: number;
+      sl: number;
+      grh: NativeTunGrh | null;
+      /** Send over this attached RC QP while 4 + length <= mtu. */
+      rc: { qpn: number; mtu: number } | null;
+      connecting: boolean;
+    },
+  ): void;
   deleteNeighbour(ip: Uint8Array): boolean;
   setMulticast(ip: Uint8Array, entry: { mlid: number; sl: number; grh: NativeTunGrh }): void;
   deleteMulticast(ip: Uint8Array): boolean;
@@ -182,6 +223,16 @@ export interface NativeTunDataPlane {
   setLocalLid(lid: number): void;
   setCarrier(on: boolean): void;
   setDeliverOwnMulticast(on: boolean): void;
+  setUdMtu(mtu: number): void;
+  /** Takes over the RC QP's events (native/src/tun/rc_path.h); .code ENOENT (no such QP), EEXIST (attached). */
+  attachRc(qpn: number, recvDepth: number): void;
+  /** False when `qpn` was not attached. */
+  detachRc(qpn: number): boolean;
+  rcAttached(): number[];
+  /** False when the send queue is full; .code ENOENT (not attached, or gone), EINVAL (not in RTS). */
+  sendRc(qpn: number, frame: Uint8Array): boolean;
+  /** .code ENOENT when `qpn` is not attached. */
+  injectRcFrame(qpn: number, frame: Uint8Array): void;
   ref(): void;
   unref(): void;
   /** Settles once the threads, the host device and the punt channel are gone. */

@@ -330,3 +330,47 @@ export const ERF_FLAG_TRUNC = 0x08;
 export const ERF_FLAG_RXERR = 0x10;
 /** ERF flag: an internal error in the capture card (DS error). */
 export const ERF_FLAG_DSERR = 0x20;
+
+// ---- TCP (RFC 9293) and UDP (RFC 768), as the offload engine and its tests see them
+/** IP protocol / IPv6 next-header numbers. */
+export const IPPROTO_TCP = 6;
+export const IPPROTO_UDP = 17;
+/** TCP flag bits of header octet 13. */
+export const TCP_FLAG_FIN = 0x01;
+export const TCP_FLAG_SYN = 0x02;
+export const TCP_FLAG_RST = 0x04;
+export const TCP_FLAG_PSH = 0x08;
+export const TCP_FLAG_ACK = 0x10;
+export const TCP_FLAG_URG = 0x20;
+export const TCP_FLAG_ECE = 0x40;
+export const TCP_FLAG_CWR = 0x80;
+/** TCP option kinds (IANA "TCP Option Kind Numbers") the codec names. */
+export const TCP_OPT_EOL = 0;
+export const TCP_OPT_NOP = 1;
+export const TCP_OPT_MSS = 2;
+export const TCP_OPT_WINDOW_SCALE = 3;
+export const TCP_OPT_SACK_PERMITTED = 4;
+export const TCP_OPT_SACK = 5;
+export const TCP_OPT_TIMESTAMPS = 8;
+/** Octets of the timestamps option: kind, length, TSval(4), TSecr(4) (RFC 7323). */
+export const TCP_OPT_TIMESTAMPS_LEN = 10;
+/** UDP header: ports, length, checksum. */
+export const UDP_HEADER_LEN = 8;
+/** pcap link type of bare IPv4/IPv6 packets, no link header (LINKTYPE_RAW). */
+export const LINKTYPE_RAW = 101;
+
+// ---- virtio-net header (struct virtio_net_hdr, <linux/virtio_net.h>): what a TUN device opened
+// with IFF_VNET_HDR puts before each packet; 16-bit fields little-endian (TUN's default on
+// little-endian hosts). native/src/tun/offload_vnet.h holds the same values; a test compares them.
+export const VNET_HDR_LEN = 10;
+/** flags: csum_start/csum_offset say where a partial checksum is to be completed. */
+export const VNET_HDR_F_NEEDS_CSUM = 1;
+/** flags: the checksum was verified (towards the host). */
+export const VNET_HDR_F_DATA_VALID = 2;
+export const VNET_HDR_GSO_NONE = 0;
+export const VNET_HDR_GSO_TCPV4 = 1;
+/** UDP fragmentation offload (UFO); the offload engine refuses it. */
+export const VNET_HDR_GSO_UDP = 3;
+export const VNET_HDR_GSO_TCPV6 = 4;
+/** Flag on the TCP GSO types: the packet carries CWR, which only the first segment keeps. */
+export const VNET_HDR_GSO_ECN = 0x80;

@@ -73,6 +73,7 @@ async function withRig(extra: Partial<TunDataPlaneOptions>, body: (r: Rig) => Pr
 /** Punt Buffers are views of their batch's Buffer; the tests keep copies. */
 function copyPunt(p: TunPunt): TunPunt {
   if (p.direction === 'tx') return { ...p, packet: Buffer.from(p.packet) };
+  if (p.direction === 'rc') return { ...p };
   return { ...p, frame: Buffer.from(p.frame), ...(p.grh ? { grh: { sgid: Buffer.from(p.grh.sgid), dgid: Buffer.from(p.grh.dgid) } } : {}) };
 }
 
@@ -111,12 +112,13 @@ describe('TUN data plane: the binding @tun @native', function () {
     ]);
     expect(n.tunPuntReasons.map((r) => `${r.direction}:${r.name}`)).to.deep.equal([
       'tx:no-neighbour', 'tx:no-group', 'tx:too-big', 'tx:not-ip', 'tx:malformed', 'tx:nd', 'rx:arp', 'rx:nd', 'rx:other-type',
+      'tx:rc-pending', 'rc:error',
     ]);
     const l = n.tunDataPlaneLayout;
     expect([l.ethPIp, l.ethPArp, l.ethPIpv6, l.ipoibHeaderLen], 'native constants = src/wire/constants.ts').to.deep.equal([
       ETH_P_IP, ETH_P_ARP, ETH_P_IPV6, IPOIB_HEADER_LEN,
     ]);
-    expect(l.puntWords).to.equal(10);
+    expect(l.puntWords).to.equal(13);
     expect(l.txBatch, 'TX batch size').to.equal(64);
   });
 });

@@ -25,6 +25,7 @@ import { ndMessage, ndOption } from '../../src/wire/nd.js';
 import { pathRecord } from '../../src/wire/path-record.js';
 import { erfHeader, ipoibPseudoHeader, parseErfRecord, parseIpoibPcapRecord, readPcap } from '../../src/wire/pcap.js';
 import { parseSaMad, saHeader, saMad } from '../../src/wire/sa.js';
+import { tcpHeader, tcpSegment } from '../../src/wire/tcp.js';
 import { arpRequestToBroadcast, gsiPacket, mcJoinMad, NODE_A, cmReqMad } from '../fixtures/ib-frames.js';
 
 /** xorshift32: small, seeded, good enough to spread bytes. */
@@ -61,7 +62,8 @@ function decodeOrWireError(what: string, decode: (b: Buffer) => number | void, b
 const CODECS: Record<string, Codec<unknown>> = {
   aeth, arp, bth, cmReq, cmRep, cmRtu, cmRej, cmDreq, cmDrep, ipoibCmPrivateData, deth, grh, icmpv4Message,
   icmpv6Message, ipoibHeader, ipoibHwAddr, ipv4Header, ipv4Packet, ipv6Header, ipv6Packet, lrh, madHeader, mad,
-  rmppHeader, mcMemberRecord, ndOption, ndMessage, pathRecord, erfHeader, ipoibPseudoHeader, saHeader, saMad,
+  rmppHeader, mcMemberRecord, ndOption, ndMessage, pathRecord, erfHeader, ipoibPseudoHeader, saHeader, saMad, tcpHeader,
+  tcpSegment,
 } as Record<string, Codec<unknown>>;
 
 const WHOLE_DECODERS: Record<string, (b: Buffer) => number | void> = {

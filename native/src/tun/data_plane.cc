@@ -53,6 +53,7 @@ DataPlane::DataPlane(const DataPlaneConfig& config, std::shared_ptr<sim::Endpoin
       punts_(std::move(punts)),
       qkey_(config.qkey),
       mtu_(config.mtu),
+      udMtu_(config.udMtu == 0 ? config.mtu : config.udMtu),
       localLid_(config.localLid),
       deliverOwn_(config.deliverOwnMulticast) {}
 
@@ -66,6 +67,7 @@ void DataPlane::Close() {
   } catch (const std::exception&) {
     // The endpoint is closed or the QP destroyed: no handler left to remove.
   }
+  DetachAllRc();
   stopping_.store(true);
   if (wakeFd_ >= 0) {
     const uint64_t one = 1;
@@ -129,7 +131,15 @@ void DataPlane::TxLoop() {
 void DataPlane::ProcessTxBatch(uint8_t* slots, const size_t* lens, size_t n) {
   sim::UdSendWr wrs[kTxBatch];
   size_t count = 0;
+  // Frames for RC neighbours, posted after the table lock is released.
+  struct RcSend {
+    uint32_t qpn;
+    size_t slot;
+  };
+  RcSend rcSends[kTxBatch];
+  size_t rcCount = 0;
   const uint32_t mtu = mtu_.load(std::memory_order_relaxed);
+  const uint32_t udMtu = udMtu_.load(std::memory_order_relaxed);
   const uint32_t qkey = qkey_.load(std::memory_order_relaxed);
   {
     NeighbourTable::Reader table(table_);
@@ -158,7 +168,28 @@ void DataPlane::ProcessTxBatch(uint8_t* slots, const size_t* lens, size_t n) {
           continue;
         }
       } else {
-        PuntTx(d.reason, ip, lens[i]);
+        PuntTx(d.reason, ip, lens[i], d.reason == PuntReason::kTooBig ? mtu : 0);
+        continue;
+      }
+      frame[0] = static_cast<uint8_t>(d.etherType >> 8);
+      frame[1] = static_cast<uint8_t>(d.etherType);
+      frame[2] = static_cast<uint8_t>(config_.txHeaderReserved >> 8);  // reserved: zero unless a defect is seeded
+      frame[3] = static_cast<uint8_t>(config_.txHeaderReserved);
+      if (nb != nullptr && nb->connecting) {
+        PuntTx(PuntReason::kRcPending, ip, lens[i]);
+        continue;
+      }
+      if (nb != nullptr && nb->rcQpn != 0) {
+        const uint32_t limit = nb->rcMtu > kIpoibHeaderLen ? nb->rcMtu - static_cast<uint32_t>(kIpoibHeaderLen) : 0;
+        if (lens[i] > limit) {
+          PuntPathTooBig(ip, lens[i], limit);
+          continue;
+        }
+        rcSends[rcCount++] = RcSend{nb->rcQpn, i};
+        continue;
+      }
+      if (lens[i] > udMtu) {
+        PuntPathTooBig(ip, lens[i], udMtu);
         continue;
       }
       if (nb != nullptr) {
@@ -172,25 +203,40 @@ void DataPlane::ProcessTxBatch(uint8_t* slots, const size_t* lens, size_t n) {
         wr.sl = group->sl;
         FillGrh(wr, group->grh);
       }
-      frame[0] = static_cast<uint8_t>(d.etherType >> 8);
-      frame[1] = static_cast<uint8_t>(d.etherType);
-      frame[2] = static_cast<uint8_t>(config_.txHeaderReserved >> 8);  // reserved: zero unless a defect is seeded
-      frame[3] = static_cast<uint8_t>(config_.txHeaderReserved);
       wr.payload = frame;
       wr.payloadLen = lens[i] + kIpoibHeaderLen;
       count++;
     }
   }
   Post(wrs, count);
+  for (size_t k = 0; k < rcCount; k++) {
+    const RcSend& r = rcSends[k];
+    try {
+      if (!PostRc(r.qpn, slots + r.slot * kTxSlotBytes, lens[r.slot] + kIpoibHeaderLen)) {
+        // As a full kernel TX ring would, but without stalling the TX thread: dropped, counted.
+        Add(counters_.rc_tx_queue_full);
+        Add(counters_.tx_dropped);
+      }
+    } catch (const std::exception&) {
+      // Counted by PostRc: the QP is gone or not in RTS; the control plane hears of it from
+      // the QP's ERROR punt or its own connection state.
+    }
+  }
 }
 
-void DataPlane::PuntTx(PuntReason reason, const uint8_t* packet, size_t len) {
+void DataPlane::PuntPathTooBig(const uint8_t* packet, size_t len, uint32_t limit) {
+  Add(counters_.tx_errors);
+  if (PuntTx(PuntReason::kTooBig, packet, len, limit)) Add(counters_.tx_dropped);  // else counted there
+}
+
+bool DataPlane::PuntTx(PuntReason reason, const uint8_t* packet, size_t len, uint32_t limit) {
   PuntMeta meta;
   meta.reason = reason;
+  meta.limit = limit;
   if (!punts_->Punt(meta, packet, len)) {
     Add(counters_.tx_drop_punt_queue_full);
     Add(counters_.tx_dropped);
-    return;
+    return false;
   }
   switch (reason) {
     case PuntReason::kNoNeighbour: Add(counters_.tx_punt_no_neighbour); break;
@@ -199,8 +245,10 @@ void DataPlane::PuntTx(PuntReason reason, const uint8_t* packet, size_t len) {
     case PuntReason::kNotIp: Add(counters_.tx_punt_not_ip); break;
     case PuntReason::kMalformed: Add(counters_.tx_punt_malformed); break;
     case PuntReason::kTxNd: Add(counters_.tx_punt_nd); break;
+    case PuntReason::kRcPending: Add(counters_.rc_tx_punt_pending); break;
     default: break;
   }
+  return true;
 }
 
 void DataPlane::Post(const sim::UdSendWr* wrs, size_t n) {

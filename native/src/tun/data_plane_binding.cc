@@ -1,5 +1,5 @@
-// The JS face of the TUN data plane (data_plane.h): `openTunDataPlane(options, deliver)` returns a
-// handle whose methods are thin calls into the C++ data plane. TypeScript validates every
+// The JS face of the TUN data plane (data_plane.h, rc_path.h): `openTunDataPlane(options,
+// deliver)` returns a handle whose methods are thin calls into the C++ data plane. TypeScript validates every
 // argument first (src/ipoib/native/tun-data-plane.ts); the checks here only keep a direct call
 // with bad arguments from being undefined behaviour. Punts reach JS through js_punt_queue.h.
 #include <napi.h>
@@ -19,6 +19,7 @@
 #include "js_args.h"
 #include "js_punt_queue.h"
 #include "os_error.h"
+#include "rc_path.h"
 
 namespace ipoib::tun {
 
@@ -100,6 +101,12 @@ class TunDataPlaneHandle : public Napi::ObjectWrap<TunDataPlaneHandle> {
   Napi::Value SetLocalLid(const Napi::CallbackInfo& info);
   Napi::Value SetCarrier(const Napi::CallbackInfo& info);
   Napi::Value SetDeliverOwnMulticast(const Napi::CallbackInfo& info);
+  Napi::Value SetUdMtu(const Napi::CallbackInfo& info);
+  Napi::Value AttachRc(const Napi::CallbackInfo& info);
+  Napi::Value DetachRc(const Napi::CallbackInfo& info);
+  Napi::Value RcAttached(const Napi::CallbackInfo& info);
+  Napi::Value SendRc(const Napi::CallbackInfo& info);
+  Napi::Value InjectRcFrame(const Napi::CallbackInfo& info);
   Napi::Value Ref(const Napi::CallbackInfo& info);
   Napi::Value Unref(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
@@ -144,6 +151,12 @@ Napi::Function TunDataPlaneHandle::DefineClass(Napi::Env env) {
           InstanceMethod<&TunDataPlaneHandle::SetLocalLid>("setLocalLid"),
           InstanceMethod<&TunDataPlaneHandle::SetCarrier>("setCarrier"),
           InstanceMethod<&TunDataPlaneHandle::SetDeliverOwnMulticast>("setDeliverOwnMulticast"),
+          InstanceMethod<&TunDataPlaneHandle::SetUdMtu>("setUdMtu"),
+          InstanceMethod<&TunDataPlaneHandle::AttachRc>("attachRc"),
+          InstanceMethod<&TunDataPlaneHandle::DetachRc>("detachRc"),
+          InstanceMethod<&TunDataPlaneHandle::RcAttached>("rcAttached"),
+          InstanceMethod<&TunDataPlaneHandle::SendRc>("sendRc"),
+          InstanceMethod<&TunDataPlaneHandle::InjectRcFrame>("injectRcFrame"),
           InstanceMethod<&TunDataPlaneHandle::Ref>("ref"),
           InstanceMethod<&TunDataPlaneHandle::Unref>("unref"),
           InstanceMethod<&TunDataPlaneHandle::Close>("close"),
@@ -175,6 +188,7 @@ TunDataPlaneHandle::TunDataPlaneHandle(const Napi::CallbackInfo& info) : ObjectW
   c.qkey = UintKey(o, "qkey", of, 0xFFFFFFFF);
   c.pkeyIndex = static_cast<uint16_t>(UintKey(o, "pkeyIndex", of, 0xFFFF));
   c.mtu = UintKey(o, "mtu", of, 0xFFFF);
+  c.udMtu = UintKey(o, "udMtu", of, 0xFFFF);
   c.localLid = static_cast<uint16_t>(UintKey(o, "localLid", of, 0xFFFF));
   c.localGid = GidArg(o.Get("localGid"), "options.localGid");
   if (!o.Has("broadcastMgid")) throw Napi::TypeError::New(env, "options.broadcastMgid is required (null for none)");
@@ -246,7 +260,8 @@ LoopbackPort& TunDataPlaneHandle::Loopback(Napi::Env env, const char* op) {
 
 Napi::Value TunDataPlaneHandle::Ifname(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), ifname_); }
 
-// setNeighbour(ip: 4|16 octets, {dlid, dqpn, flags, sl, grh: null | {dgid, hopLimit, tclass, flowLabel}})
+// setNeighbour(ip: 4|16 octets, {dlid, dqpn, flags, sl, grh: null | {dgid, hopLimit, tclass, flowLabel},
+//              rc: null | {qpn, mtu}, connecting})
 Napi::Value TunDataPlaneHandle::SetNeighbour(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const IpKey ip = IpArg(info[0], "ip");
@@ -258,6 +273,14 @@ Napi::Value TunDataPlaneHandle::SetNeighbour(const Napi::CallbackInfo& info) {
   n.flags = static_cast<uint8_t>(UintKey(o, "flags", of, 0xFF));
   n.sl = static_cast<uint8_t>(UintKey(o, "sl", of, 15));
   n.hasGrh = OptionalGrh(o, of, &n.grh);
+  if (!o.Has("rc")) throw Napi::TypeError::New(env, "entry.rc is required (null for none)");
+  if (!o.Get("rc").IsNull()) {
+    Napi::Object rc = ObjectArg(o.Get("rc"), "entry.rc");
+    n.rcQpn = UintKey(rc, "qpn", "entry.rc", 0xFFFFFE);
+    n.rcMtu = UintKey(rc, "mtu", "entry.rc", 0xFFFFFFFF);
+    if (n.rcQpn == 0) throw Napi::RangeError::New(env, "entry.rc.qpn must not be 0");
+  }
+  n.connecting = BoolKey(o, "connecting", of);
   Guard(env, "setNeighbour", [&] { Open(env, "setNeighbour").Table().SetNeighbour(ip, n); });
   return env.Undefined();
 }
@@ -396,6 +419,56 @@ Napi::Value TunDataPlaneHandle::SetDeliverOwnMulticast(const Napi::CallbackInfo&
   return env.Undefined();
 }
 
+Napi::Value TunDataPlaneHandle::SetUdMtu(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const uint32_t mtu = UintArg(info[0], "mtu", 0xFFFF);
+  Open(env, "setUdMtu").SetUdMtu(mtu);
+  return env.Undefined();
+}
+
+// attachRc(qpn, recvDepth)
+Napi::Value TunDataPlaneHandle::AttachRc(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const uint32_t qpn = UintArg(info[0], "qpn", 0xFFFFFE);
+  const uint32_t depth = UintArg(info[1], "recvDepth", 0xFFFF);
+  Guard(env, "attachRc", [&] { Open(env, "attachRc").AttachRc(qpn, depth); });
+  return env.Undefined();
+}
+
+// detachRc(qpn) -> false when it was not attached
+Napi::Value TunDataPlaneHandle::DetachRc(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const uint32_t qpn = UintArg(info[0], "qpn", 0xFFFFFE);
+  return Napi::Boolean::New(env, Open(env, "detachRc").DetachRc(qpn));
+}
+
+// rcAttached() -> number[]: the attached RC QPNs
+Napi::Value TunDataPlaneHandle::RcAttached(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const std::vector<uint32_t> qpns = Open(env, "rcAttached").AttachedRcQpns();
+  Napi::Array out = Napi::Array::New(env, qpns.size());
+  for (uint32_t i = 0; i < qpns.size(); i++) out.Set(i, Napi::Number::New(env, qpns[i]));
+  return out;
+}
+
+// sendRc(qpn, frame: the IPoIB frame, header included) -> false when the send queue is full
+Napi::Value TunDataPlaneHandle::SendRc(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const uint32_t qpn = UintArg(info[0], "qpn", 0xFFFFFE);
+  Napi::Uint8Array frame = BytesArg(info[1], "frame");
+  const bool queued = Guard(env, "sendRc", [&] { return Open(env, "sendRc").SendRc(qpn, frame.Data(), frame.ByteLength()); });
+  return Napi::Boolean::New(env, queued);
+}
+
+// injectRcFrame(qpn, frame)
+Napi::Value TunDataPlaneHandle::InjectRcFrame(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const uint32_t qpn = UintArg(info[0], "qpn", 0xFFFFFE);
+  Napi::Uint8Array frame = BytesArg(info[1], "frame");
+  Guard(env, "injectRcFrame", [&] { Open(env, "injectRcFrame").InjectRcFrame(qpn, frame.Data(), frame.ByteLength()); });
+  return env.Undefined();
+}
+
 Napi::Value TunDataPlaneHandle::Ref(const Napi::CallbackInfo& info) {
   if (!released_ && punts_) punts_->Ref(info.Env());
   return info.Env().Undefined();
@@ -469,7 +542,7 @@ void InitTunDataPlane(Napi::Env env, Napi::Object exports) {
   for (uint32_t i = 0; i < static_cast<uint32_t>(PuntReason::kCount); i++) {
     Napi::Object r = Napi::Object::New(env);
     r.Set("name", kPuntReasonNames[i]);
-    r.Set("direction", IsTxReason(static_cast<PuntReason>(i)) ? "tx" : "rx");
+    r.Set("direction", kPuntReasonDirections[i]);
     reasons.Set(i, r);
   }
   exports.Set("tunPuntReasons", reasons);
@@ -481,6 +554,12 @@ void InitTunDataPlane(Napi::Env env, Napi::Object exports) {
   layout.Set("ethPArp", static_cast<uint32_t>(kEthPArp));
   layout.Set("ethPIpv6", static_cast<uint32_t>(kEthPIpv6));
   layout.Set("ipoibHeaderLen", static_cast<uint32_t>(kIpoibHeaderLen));
+  layout.Set("rcWrIdTag", Napi::Number::New(env, static_cast<double>(kRcWrIdTag)));
+  Napi::Array statuses = Napi::Array::New(env);
+  for (uint32_t i = 0; i <= static_cast<uint32_t>(sim::RcSendStatus::kFlushed); i++) {
+    statuses.Set(i, sim::RcSendStatusName(static_cast<sim::RcSendStatus>(i)));
+  }
+  layout.Set("rcSendStatuses", statuses);
   exports.Set("tunDataPlaneLayout", layout);
 }
 

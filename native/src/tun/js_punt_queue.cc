@@ -35,8 +35,9 @@ bool JsPuntQueue::Punt(const PuntMeta& m, const uint8_t* data, size_t len) {
     data_->insert(data_->end(), m.dgid, m.dgid + 16);
   }
   data_->insert(data_->end(), data, data + len);
+  const uint32_t flags = (grh ? 1u : 0u) | (m.rcQpn != 0 && m.reason != PuntReason::kRcError ? 2u : 0u);
   const uint32_t words[kPuntWords] = {static_cast<uint32_t>(m.reason), offset, static_cast<uint32_t>(len), m.slid,
-                                      m.dlid, m.srcQp, m.sl, m.pkey, m.qkey, grh ? 1u : 0u};
+                                      m.dlid, m.srcQp, m.sl, m.pkey, m.qkey, flags, m.limit, m.rcQpn, m.rcStatus};
   meta_->insert(meta_->end(), words, words + kPuntWords);
   count_++;
   if (!scheduled_) {

@@ -19,7 +19,8 @@ namespace ipoib::tun {
 
 // Word indexes of one punt in `meta`. Its octets start at data[kPuntDataOffset]: the SGID and
 // DGID first (16 octets each) when flag bit 0 says the frame came with a GRH, then kPuntLen
-// octets of packet (TX: the IP packet; RX: the IPoIB frame, header included).
+// octets of packet (TX: the IP packet; RX: the IPoIB frame, header included; kRcError: the
+// QP's ERROR reason, a NUL, and its detail, in UTF-8).
 enum PuntWord : uint32_t {
   kPuntReason,  // index into kPuntReasonNames
   kPuntDataOffset,
@@ -30,7 +31,10 @@ enum PuntWord : uint32_t {
   kPuntSl,
   kPuntPkey,
   kPuntQkey,
-  kPuntFlags,  // bit 0: GRH present
+  kPuntFlags,     // bit 0: GRH present; bit 1: the frame came over RC (kPuntRcQpn says which QP)
+  kPuntLimit,     // kTooBig: the largest IP packet the path takes
+  kPuntRcQpn,     // RX over RC and kRcError: the RC QP
+  kPuntRcStatus,  // kRcError: 1 + the failed send's sim::RcSendStatus, 0 when none failed
   kPuntWords
 };
 

@@ -1,5 +1,5 @@
 // The address table the TX fast path reads and JavaScript writes: unicast IP -> where its
-// IPoIB peer is on the fabric (LID, QPN, optional GRH), and IP group -> multicast group
+// IPoIB peer is on the fabric (LID, QPN, optional GRH; or an RC QP in connected mode), and IP group -> multicast group
 // (MLID, MGID). One reader-writer lock: the TX thread holds it shared for a whole batch, a
 // write from JS takes it exclusively between batches.
 //
@@ -32,11 +32,18 @@ struct Neighbour {
   uint16_t dlid = 0;
   uint32_t dqpn = 0;
   // The flags octet of the neighbour's link-layer address (RFC 4755 connected-mode bits). Kept
-  // for the control plane; datagram mode sends UD whatever it says.
+  // for the control plane, which decides UD or RC and says so with the fields below.
   uint8_t flags = 0;
   uint8_t sl = 0;
   bool hasGrh = false;
   GrhFields grh;
+  // Connected mode: unicast IP packets go as one RC SEND each on the attached RC QP rcQpn (0:
+  // UD), while 4 + length <= rcMtu (the connection's limit, IPoIB header included).
+  uint32_t rcQpn = 0;
+  uint32_t rcMtu = 0;
+  // The neighbour is to be reached over RC but its connection is not ready: unicast IP packets
+  // are punted as kRcPending (whatever rcQpn says).
+  bool connecting = false;
 };
 
 struct Group {

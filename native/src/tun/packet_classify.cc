@@ -3,7 +3,11 @@
 namespace ipoib::tun {
 
 const char* const kPuntReasonNames[static_cast<size_t>(PuntReason::kCount)] = {
-    "no-neighbour", "no-group", "too-big", "not-ip", "malformed", "nd", "arp", "nd", "other-type",
+    "no-neighbour", "no-group", "too-big", "not-ip", "malformed", "nd", "arp", "nd", "other-type", "rc-pending", "error",
+};
+
+const char* const kPuntReasonDirections[static_cast<size_t>(PuntReason::kCount)] = {
+    "tx", "tx", "tx", "tx", "tx", "tx", "rx", "rx", "rx", "tx", "rc",
 };
 
 IpKey Ipv4Key(const uint8_t* addr4) {

@@ -48,17 +48,20 @@ IpKey Ipv6Key(const uint8_t* addr16);
 enum class PuntReason : uint8_t {
   kNoNeighbour,  // TX: unicast destination without a neighbour entry
   kNoGroup,      // TX: multicast or limited-broadcast destination without a group entry
-  kTooBig,       // TX: longer than the interface MTU
+  kTooBig,       // TX: longer than the interface MTU, the UD MTU (UD) or the connection's (RC)
   kNotIp,        // TX: the version nibble is neither 4 nor 6
   kMalformed,    // TX: shorter than the fixed IP header its version needs
   kTxNd,         // TX: an ICMPv6 Neighbor Discovery message (the IPoIB link-layer option is JS's job)
   kArp,          // RX: EtherType ARP
   kRxNd,         // RX: an IPv6 Neighbor Discovery message
   kOtherType,    // RX: any EtherType but IPv4, IPv6 and ARP
+  kRcPending,    // TX: the neighbour is to be reached over RC, and its connection is not ready
+  kRcError,      // RC: an attached RC QP went to ERROR (or a send on it failed); no packet
   kCount
 };
 extern const char* const kPuntReasonNames[static_cast<size_t>(PuntReason::kCount)];
-inline bool IsTxReason(PuntReason r) { return r <= PuntReason::kTxNd; }
+// Which packets a reason applies to, as JS spells it: "tx", "rx" or "rc" (kPuntReasonNames' order).
+extern const char* const kPuntReasonDirections[static_cast<size_t>(PuntReason::kCount)];
 
 // ---- TX: an IP packet the host sent
 

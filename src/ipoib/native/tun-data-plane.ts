@@ -1,17 +1,23 @@
 /**
- * The IPoIB datagram-mode fast path (native/src/tun/data_plane.h): a Linux TUN device on one
- * side, one UD QP of a simulated-fabric port on the other, C++ threads in between, no
- * JavaScript per packet.
+ * The IPoIB fast path (native/src/tun/data_plane.h): a Linux TUN device on one side, one UD QP
+ * of a simulated-fabric port on the other (and in connected mode the RC QPs the control plane
+ * attaches), C++ threads in between, no JavaScript per packet.
  *
  * - TX: the host's IP packets are read in batches, looked up in the neighbour table this class
  *   fills (`setNeighbour`, `setMulticast`), given the 4-octet IPoIB header and posted on the
  *   QP with the interface's Q_Key and P_Key index.
  * - RX: frames on the QP are checked (our own multicast coming back is dropped unless
  *   `deliverOwnMulticast`), and IPv4/IPv6 packets written to the TUN device.
+ * - Connected mode (RFC 4755, native/src/tun/rc_path.h): `attachRc(qpn)` hands an RC QP the
+ *   control plane connected to the data plane, which then keeps its receive buffers posted and
+ *   handles what arrives like UD frames; a neighbour entry with `rc` sends its unicast IP
+ *   packets as RC SENDs on that QP, one with `connecting` punts them as 'rc-pending'. `udMtu`
+ *   bounds what goes over UD (connected mode: the group's MTU, under a host MTU of 65520).
+ *   A QP that fails (a send error, ERROR) is punted once as `{ direction: 'rc' }`.
  * - Anything else is punted to `onPunt` in batches with a reason: unresolved neighbours,
  *   groups not joined, too-big packets, Neighbor Discovery both ways, ARP and unknown
  *   EtherTypes from the fabric. The control plane decides, and may finish the job with
- *   `sendUd()` (a frame it built) or `injectToHost()` (a packet for the host).
+ *   `sendUd()` / `sendRc()` (a frame it built) or `injectToHost()` (a packet for the host).
  *
  * The TUN device is created (in `netns` when given), gets `mtu` and is brought up by open();
  * addresses and routes are the caller's (`ip addr add`). close() stops the threads and removes
@@ -22,8 +28,8 @@
  */
 import { boolArg, gidArg, hex, multicastLid, objectArg, optionalUint, uint, unicastLid } from '../../native/arg-checks.js';
 import { isIPv4, isIPv6 } from 'node:net';
-import { ArgumentError, MtuExceededError, NativeError, StateError } from '../../errors.js';
-import type { UdDestination } from '../../fabric/hca.js';
+import { ArgumentError, MtuExceededError, NativeError, RcSendQueueFullError, StateError } from '../../errors.js';
+import type { RcSendStatus, UdDestination } from '../../fabric/hca.js';
 import type { SimEndpoint } from '../../fabric/sim/native-endpoint.js';
 import {
   callNative,
@@ -37,6 +43,7 @@ import {
   ETH_P_IP,
   ETH_P_IPV6,
   GID_LEN,
+  IPOIB_CM_MTU,
   IPOIB_HEADER_LEN,
   IPV4_MIN_MTU,
   LID_MULTICAST_BASE,
@@ -77,16 +84,29 @@ export const TUN_COUNTER_NAMES = [
   'host_read_errors',
   'host_injected_packets',
   'host_injected_bytes',
+  'rc_tx_packets',
+  'rc_tx_bytes',
+  'rc_rx_packets',
+  'rc_rx_bytes',
+  'rc_tx_errors',
+  'rc_tx_punt_pending',
+  'rc_tx_queue_full',
 ] as const;
 export type TunCounterName = (typeof TUN_COUNTER_NAMES)[number];
 /**
- * The first eight are the kernel ib_ipoib's `ethtool -S` names; octet counters count IPoIB
- * frames (4-octet header + IP packet).
+ * The first eight are the kernel ib_ipoib's `ethtool -S` names and count UD and RC traffic
+ * alike (rc_* the RC part); octet counters count IPoIB frames (4-octet header + IP packet). A
+ * packet punted 'too-big' against the UD MTU or an RC connection's also counts in tx_dropped
+ * and tx_errors, as the kernel's PMTU emulation counts it.
  */
 export type TunCounters = Record<TunCounterName, number>;
 
-/** Why a packet from the host was punted. */
-export type TxPuntReason = 'no-neighbour' | 'no-group' | 'too-big' | 'not-ip' | 'malformed' | 'nd';
+/**
+ * Why a packet from the host was punted. 'too-big': longer than the host MTU, the UD MTU (UD
+ * neighbours, groups) or the RC connection's (`limit` says which); 'rc-pending': the
+ * neighbour's RC connection is not ready (`connecting`).
+ */
+export type TxPuntReason = 'no-neighbour' | 'no-group' | 'too-big' | 'not-ip' | 'malformed' | 'nd' | 'rc-pending';
 /** Why a frame from the fabric was punted. */
 export type RxPuntReason = 'arp' | 'nd' | 'other-type';
 
@@ -96,6 +116,8 @@ export interface TxPunt {
   reason: TxPuntReason;
   /** The IP packet as the host sent it. */
   packet: Buffer;
+  /** 'too-big': the largest IP packet the path takes (host MTU, UD MTU, or the connection's MTU − 4). */
+  limit?: number;
 }
 
 /** A frame from the fabric that the fast path left to JS, with where it came from. */
@@ -110,12 +132,32 @@ export interface RxPunt {
   srcQpn: number;
   sl: number;
   pkey: number;
+  /** 0 for frames that came over RC. */
   qkey: number;
-  /** Present when the frame came with a GRH (always for multicast). */
+  /** Present when the frame came with a GRH (always for multicast; over RC when the QP's path has one). */
   grh?: { sgid: Buffer; dgid: Buffer };
+  /** 'rc': it came over the attached RC QP `rcQpn` (slid, srcQpn, sl, pkey are the connection's). */
+  via: 'ud' | 'rc';
+  rcQpn?: number;
 }
 
-export type TunPunt = TxPunt | RxPunt;
+/**
+ * An attached RC QP failed: a send completed with an error (`status`) and/or the QP went to
+ * ERROR. Punted once per attachment; the QP stays attached until detachRc().
+ */
+export interface RcPunt {
+  direction: 'rc';
+  qpn: number;
+  event: 'error';
+  /** The failed send's status, when a send failed (not for a QP moved to ERROR by a modify). */
+  status?: RcSendStatus;
+  /** The transition's reason as the fabric spells it: 'retry-exceeded', 'modify', ... ('error-before-attach' when attachRc found it in ERROR). */
+  reason: string;
+  /** What happened, in words (may be empty). */
+  detail: string;
+}
+
+export type TunPunt = TxPunt | RxPunt | RcPunt;
 /** Gets every punt, in batches; Buffers of one batch share one backing store owned by JS. */
 export type PuntCallback = (batch: TunPunt[]) => void;
 
@@ -142,6 +184,14 @@ export interface NeighbourEntry {
   sl?: number;
   /** Send with a GRH to this DGID (e.g. another subnet); default none. */
   grh?: TunGrh;
+  /**
+   * Connected mode: send unicast IP packets as one RC SEND each on the attached RC QP `qpn`,
+   * while 4 + length <= `mtu` (the connection's limit, IPoIB header included: the peer's
+   * private-data MTU, normally 65524); longer ones punt 'too-big' with limit mtu − 4.
+   */
+  rc?: { qpn: number; mtu: number };
+  /** The RC connection is not ready: unicast IP packets punt 'rc-pending' (whatever `rc` says). Default false. */
+  connecting?: boolean;
 }
 
 /** The multicast group an IP group address (or a broadcast address) maps to. */
@@ -172,8 +222,18 @@ export interface TunDataPlaneOptions {
   qkey: number;
   /** P_Key index of every send. */
   pkeyIndex: number;
-  /** Interface MTU: 68 to the port MTU - 4 (2044 on a 2048 port). Longer host packets are punted as 'too-big'. */
+  /**
+   * Interface MTU, the TUN device's: 68 to the port MTU - 4 while the UD MTU follows it
+   * (datagram mode), up to 65520 when `udMtu` is given (connected mode). Longer host packets
+   * are punted as 'too-big'.
+   */
   mtu: number;
+  /**
+   * The largest IP packet sent over UD (UD neighbours, multicast, broadcast): 68 to the port
+   * MTU - 4 (2044 on a 2048 port). Default: follows `mtu` (datagram mode), which then must fit;
+   * once given (here or with setUdMtu()) it no longer follows.
+   */
+  udMtu?: number;
   /** An `ip netns` name, or a namespace file path (absolute): the device is created there. Default: ours. */
   netns?: string;
   /** Bring the link up after setting the MTU; default true. */
@@ -203,7 +263,7 @@ export interface LoopbackHost {
   state(): { mtu: number; carrier: boolean };
 }
 
-const PUNT_WORDS = 10;
+const PUNT_WORDS = 13;
 const enum Pw {
   reason,
   dataOffset,
@@ -214,9 +274,14 @@ const enum Pw {
   sl,
   pkey,
   qkey,
+  /** bit 0: GRH octets first; bit 1: came over RC. */
   flags,
+  limit,
+  rcQpn,
+  /** 1 + the index in RC_SEND_STATUSES; 0 for none. */
+  rcStatus,
 }
-const REASONS: ReadonlyArray<{ name: string; direction: 'tx' | 'rx' }> = [
+const REASONS: ReadonlyArray<{ name: string; direction: 'tx' | 'rx' | 'rc' }> = [
   { name: 'no-neighbour', direction: 'tx' },
   { name: 'no-group', direction: 'tx' },
   { name: 'too-big', direction: 'tx' },
@@ -226,7 +291,23 @@ const REASONS: ReadonlyArray<{ name: string; direction: 'tx' | 'rx' }> = [
   { name: 'arp', direction: 'rx' },
   { name: 'nd', direction: 'rx' },
   { name: 'other-type', direction: 'rx' },
+  { name: 'rc-pending', direction: 'tx' },
+  { name: 'error', direction: 'rc' },
 ];
+/** RC send statuses in native order (native/src/sim/rc_qp.h RcSendStatus). */
+const RC_SEND_STATUSES: readonly RcSendStatus[] = [
+  'success',
+  'retry-exceeded',
+  'rnr-retry-exceeded',
+  'remote-invalid-request',
+  'remote-access-error',
+  'remote-operational-error',
+  'flushed',
+];
+/** The work request IDs of the data plane's RC sends carry bit 52 (native/src/tun/rc_path.h). */
+const RC_WR_ID_TAG = 2 ** 52;
+/** Receive buffers attachRc keeps posted on a QP by default. */
+export const TUN_RC_RECV_DEPTH = 64;
 const IFNAME_RE = /^[A-Za-z0-9_.-]{1,15}$/;
 const NETNS_NAME_RE = /^[A-Za-z0-9_.-]{1,64}$/;
 const NETNS_DIR = '/run/netns';
@@ -248,7 +329,9 @@ function binding(): NativeBinding {
     l.ethPIp === ETH_P_IP &&
     l.ethPArp === ETH_P_ARP &&
     l.ethPIpv6 === ETH_P_IPV6 &&
-    l.ipoibHeaderLen === IPOIB_HEADER_LEN;
+    l.ipoibHeaderLen === IPOIB_HEADER_LEN &&
+    l.rcWrIdTag === RC_WR_ID_TAG &&
+    JSON.stringify(l.rcSendStatuses) === JSON.stringify(RC_SEND_STATUSES);
   if (!agrees) throw new NativeError('the native TUN data plane disagrees with tun-data-plane.ts on counters, reasons or layout: rebuild it', 'load');
   checkedBinding = native;
   return native;
@@ -271,6 +354,23 @@ function ipArg(op: string, arg: string, v: unknown): Buffer {
   if (typeof v === 'string' && isIPv4(v)) return parseIpv4(v);
   if (typeof v === 'string' && isIPv6(v) && !v.includes('%')) return parseIpv6(v);
   throw new ArgumentError(op, arg, v, 'an IPv4 or IPv6 address in text form (no zone)');
+}
+
+/** Largest RC message the sim's engine takes (2^31 octets). */
+const RC_MAX_MESSAGE_BYTES = 2 ** 31;
+
+function mtuRange(udMtuSet: boolean, udMax: number): string {
+  return udMtuSet
+    ? `an MTU from ${IPV4_MIN_MTU} to ${IPOIB_CM_MTU}`
+    : `an MTU from ${IPV4_MIN_MTU} to ${udMax} (the port MTU - 4; up to ${IPOIB_CM_MTU} once a UD MTU is set)`;
+}
+
+function rcArg(op: string, v: unknown): { qpn: number; mtu: number } {
+  const rc = objectArg(op, 'entry.rc', v);
+  return {
+    qpn: uint(op, 'entry.rc.qpn', rc.qpn, 1, QPN_MASK - 1, 'a QPN from 1 to 0xfffffe'),
+    mtu: uint(op, 'entry.rc.mtu', rc.mtu, IPOIB_HEADER_LEN + 1, 0xffffffff, `the connection's MTU, ${IPOIB_HEADER_LEN + 1} or more (IPoIB header included)`),
+  };
 }
 
 function netnsPath(op: string, v: unknown): string {
@@ -297,7 +397,24 @@ function decodePunts(meta: Uint32Array, data: Buffer): TunPunt[] {
     }
     const octets = data.subarray(at, at + w(b + Pw.len));
     if (reason.direction === 'tx') {
-      out.push({ direction: 'tx', reason: reason.name as TxPuntReason, packet: octets });
+      const tx: TxPunt = { direction: 'tx', reason: reason.name as TxPuntReason, packet: octets };
+      if (tx.reason === 'too-big') tx.limit = w(b + Pw.limit);
+      out.push(tx);
+      continue;
+    }
+    if (reason.direction === 'rc') {
+      const text = octets.toString('utf8');
+      const nul = text.indexOf('\0');
+      const rc: RcPunt = {
+        direction: 'rc',
+        qpn: w(b + Pw.rcQpn),
+        event: 'error',
+        reason: nul < 0 ? text : text.slice(0, nul),
+        detail: nul < 0 ? '' : text.slice(nul + 1),
+      };
+      const status = RC_SEND_STATUSES[w(b + Pw.rcStatus) - 1];
+      if (status !== undefined) rc.status = status;
+      out.push(rc);
       continue;
     }
     const p: RxPunt = {
@@ -311,7 +428,9 @@ function decodePunts(meta: Uint32Array, data: Buffer): TunPunt[] {
       sl: w(b + Pw.sl),
       pkey: w(b + Pw.pkey),
       qkey: w(b + Pw.qkey),
+      via: w(b + Pw.flags) & 2 ? 'rc' : 'ud',
     };
+    if (p.via === 'rc') p.rcQpn = w(b + Pw.rcQpn);
     if (grh) p.grh = grh;
     out.push(p);
   }
@@ -323,11 +442,14 @@ export class TunDataPlane {
   private closing: Promise<void> | null = null;
   private qkeyNow: number;
   private mtuNow: number;
+  private udMtuNow: number;
+  /** Datagram mode: the UD MTU is the interface MTU, and setMtu() moves both. */
+  private udMtuFollows: boolean;
 
   private constructor(
     private readonly native: NativeTunDataPlane,
     private readonly endpoint: SimEndpoint,
-    opts: { qkey: number; mtu: number },
+    opts: { qkey: number; mtu: number; udMtu: number; udMtuFollows: boolean },
     /** The interface name the kernel gave the device ("" for a loopback host). */
     readonly ifname: string,
     /** The interface's QPN. */
@@ -335,6 +457,8 @@ export class TunDataPlane {
   ) {
     this.qkeyNow = opts.qkey;
     this.mtuNow = opts.mtu;
+    this.udMtuNow = opts.udMtu;
+    this.udMtuFollows = opts.udMtuFollows;
   }
 
   /**
@@ -381,8 +505,11 @@ export class TunDataPlane {
     const qkey = uint(op, 'o.qkey', opts.qkey, 0, 0xffffffff, 'a 32-bit Q_Key');
     const pkeyCount = endpoint.pkeys.length;
     const pkeyIndex = uint(op, 'o.pkeyIndex', opts.pkeyIndex, 0, pkeyCount - 1, `an index into the ${pkeyCount}-entry P_Key table`);
-    const maxMtu = endpoint.mtuBytes - IPOIB_HEADER_LEN;
-    const mtu = uint(op, 'o.mtu', opts.mtu, IPV4_MIN_MTU, maxMtu, `an MTU from ${IPV4_MIN_MTU} to ${maxMtu} (the port MTU - 4)`);
+    const udMax = endpoint.mtuBytes - IPOIB_HEADER_LEN;
+    const udGiven = opts.udMtu !== undefined;
+    const udMtuArg = udGiven ? uint(op, 'o.udMtu', opts.udMtu, IPV4_MIN_MTU, udMax, `an MTU from ${IPV4_MIN_MTU} to ${udMax} (the port MTU - 4)`) : undefined;
+    const mtu = uint(op, 'o.mtu', opts.mtu, IPV4_MIN_MTU, udGiven ? IPOIB_CM_MTU : udMax, mtuRange(udGiven, udMax));
+    const udMtu = udMtuArg ?? mtu;
     const broadcastMgid = opts.broadcastMgid === undefined ? null : gidArg(op, 'o.broadcastMgid', opts.broadcastMgid, true);
     const defects = opts.defects === undefined ? Defects.NONE : opts.defects;
     if (!(defects instanceof Defects)) throw new ArgumentError(op, 'o.defects', defects, 'a Defects value');
@@ -405,6 +532,7 @@ export class TunDataPlane {
             qkey,
             pkeyIndex,
             mtu,
+            udMtu,
             localLid: endpoint.lid,
             localGid: endpoint.gid,
             broadcastMgid,
@@ -421,7 +549,7 @@ export class TunDataPlane {
       }
       throw e;
     }
-    self = new TunDataPlane(handle, endpoint, { qkey, mtu }, handle.ifname, qpn);
+    self = new TunDataPlane(handle, endpoint, { qkey, mtu, udMtu, udMtuFollows: !udGiven }, handle.ifname, qpn);
     return self;
   }
 
@@ -433,6 +561,10 @@ export class TunDataPlane {
   }
   get mtu(): number {
     return this.mtuNow;
+  }
+  /** The largest IP packet sent over UD. */
+  get udMtu(): number {
+    return this.udMtuNow;
   }
 
   /** Adds or replaces the neighbour entry of a unicast IP address. */
@@ -446,6 +578,8 @@ export class TunDataPlane {
       flags: optionalUint(op, 'entry.flags', e.flags, 0xff, 'an octet'),
       sl: optionalUint(op, 'entry.sl', e.sl, 15, 'a service level from 0 to 15'),
       grh: e.grh === undefined ? null : grhArg(op, 'entry.grh', e.grh, false),
+      rc: e.rc === undefined ? null : rcArg(op, e.rc),
+      connecting: boolArg(op, 'entry.connecting', e.connecting, false),
     };
     this.call('setNeighbour', () => this.native.setNeighbour(key, n));
   }
@@ -566,12 +700,99 @@ export class TunDataPlane {
     this.qkeyNow = v;
   }
 
-  /** The interface MTU: the TUN device's and the limit of the TX fast path. */
+  /**
+   * The interface MTU: the TUN device's and the limit of the TX fast path. While the UD MTU
+   * follows it (datagram mode: no `udMtu` at open, no setUdMtu() since) it sets that too and
+   * must fit the port; otherwise it may go up to 65520 (connected mode).
+   */
   setMtu(mtu: number): void {
-    const max = this.endpoint.mtuBytes - IPOIB_HEADER_LEN;
-    const v = uint('TunDataPlane.setMtu', 'mtu', mtu, IPV4_MIN_MTU, max, `an MTU from ${IPV4_MIN_MTU} to ${max} (the port MTU - 4)`);
+    const udMax = this.endpoint.mtuBytes - IPOIB_HEADER_LEN;
+    const follows = this.udMtuFollows;
+    const v = uint('TunDataPlane.setMtu', 'mtu', mtu, IPV4_MIN_MTU, follows ? udMax : IPOIB_CM_MTU, mtuRange(!follows, udMax));
     this.call('setMtu', () => this.native.setMtu(v));
     this.mtuNow = v;
+    if (follows) {
+      this.call('setUdMtu', () => this.native.setUdMtu(v));
+      this.udMtuNow = v;
+    }
+  }
+
+  /**
+   * The largest IP packet sent over UD (UD neighbours, multicast, broadcast), 68 to the port
+   * MTU - 4; longer ones punt 'too-big' with this limit. From now on it no longer follows setMtu().
+   */
+  setUdMtu(mtu: number): void {
+    const max = this.endpoint.mtuBytes - IPOIB_HEADER_LEN;
+    const v = uint('TunDataPlane.setUdMtu', 'mtu', mtu, IPV4_MIN_MTU, max, `an MTU from ${IPV4_MIN_MTU} to ${max} (the port MTU - 4)`);
+    this.call('setUdMtu', () => this.native.setUdMtu(v));
+    this.udMtuNow = v;
+    this.udMtuFollows = false;
+  }
+
+  /**
+   * Hands the RC QP `qpn` of the endpoint (connected by the control plane, e.g. through
+   * HcaPort.connectRc/listenRc) to the data plane: its events no longer reach the JS RcQp.
+   * The data plane keeps `recvDepth` (default 64) receive buffers posted, writes what arrives
+   * to the host (or punts it, `via: 'rc'`), and punts one `{ direction: 'rc' }` when the QP
+   * fails. Messages the JS RcQp received before this call are the caller's: pass them to
+   * injectRcFrame(). Works for both ends of a connection.
+   */
+  attachRc(qpn: number, o: { recvDepth?: number } = {}): void {
+    const op = 'TunDataPlane.attachRc';
+    const q = uint(op, 'qpn', qpn, 1, QPN_MASK - 1, 'a QPN from 1 to 0xfffffe');
+    const opts = objectArg(op, 'o', o);
+    const depth = opts.recvDepth === undefined ? TUN_RC_RECV_DEPTH : uint(op, 'o.recvDepth', opts.recvDepth, 1, 0xffff, 'a count from 1 to 65535');
+    this.call('attachRc', () => this.native.attachRc(q, depth), {
+      ENOENT: () => new ArgumentError(op, 'qpn', q, 'the QPN of an RC QP of the endpoint'),
+      EEXIST: () => new StateError(`${op} (QP ${hex(q)})`, 'attached'),
+    });
+  }
+
+  /**
+   * Gives the QP's events back to its JS RcQp (destroy it through the fabric API next); frames
+   * in flight are then not the data plane's. False when it was not attached.
+   */
+  detachRc(qpn: number): boolean {
+    const q = uint('TunDataPlane.detachRc', 'qpn', qpn, 1, QPN_MASK - 1, 'a QPN from 1 to 0xfffffe');
+    return this.call('detachRc', () => this.native.detachRc(q));
+  }
+
+  /** The attached RC QPNs, ascending. */
+  attachedRcQpns(): number[] {
+    return this.call('rcAttached', () => this.native.rcAttached()).sort((x, y) => x - y);
+  }
+
+  /**
+   * Posts one IPoIB frame (header included) the control plane built, e.g. a packet it queued
+   * while the connection was being made, on an attached RC QP; counted like the fast path's.
+   * The connection's MTU is the caller's to respect. Throws RcSendQueueFullError (nothing
+   * queued), ArgumentError (not attached), StateError (the QP is not in RTS).
+   */
+  sendRc(qpn: number, ipoibFrame: Buffer): void {
+    const op = 'TunDataPlane.sendRc';
+    const q = uint(op, 'qpn', qpn, 1, QPN_MASK - 1, 'a QPN from 1 to 0xfffffe');
+    if (!Buffer.isBuffer(ipoibFrame) || ipoibFrame.length < IPOIB_HEADER_LEN) {
+      throw new ArgumentError(op, 'ipoibFrame', ipoibFrame, `a Buffer of at least ${IPOIB_HEADER_LEN} octets (the IPoIB header)`);
+    }
+    const queued = this.call('sendRc', () => this.native.sendRc(q, ipoibFrame), {
+      ENOENT: () => new ArgumentError(op, 'qpn', q, 'the QPN of an RC QP attached with attachRc'),
+      EINVAL: (e) => Object.assign(new StateError(`${op} (QP ${hex(q)})`, 'not-rts'), { cause: e }),
+      EMSGSIZE: () => new MtuExceededError(op, ipoibFrame.length, RC_MAX_MESSAGE_BYTES),
+    });
+    if (!queued) throw new RcSendQueueFullError(q);
+  }
+
+  /**
+   * Runs one IPoIB frame through the RC receive path of an attached QP, as if it had just
+   * arrived on it (for messages its JS RcQp got before attachRc).
+   */
+  injectRcFrame(qpn: number, ipoibFrame: Buffer): void {
+    const op = 'TunDataPlane.injectRcFrame';
+    const q = uint(op, 'qpn', qpn, 1, QPN_MASK - 1, 'a QPN from 1 to 0xfffffe');
+    if (!Buffer.isBuffer(ipoibFrame)) throw new ArgumentError(op, 'ipoibFrame', ipoibFrame, 'a Buffer');
+    this.call('injectRcFrame', () => this.native.injectRcFrame(q, ipoibFrame), {
+      ENOENT: () => new ArgumentError(op, 'qpn', q, 'the QPN of an RC QP attached with attachRc'),
+    });
   }
 
   /** Our LID after the SM changed it (the own-echo filter compares it). */
@@ -602,7 +823,10 @@ export class TunDataPlane {
     if (!this.closed) this.native.ref();
   }
 
-  /** Stops the threads, removes the QP handler and the TUN device, and delivers the last punts; idempotent. */
+  /**
+   * Stops the threads, removes the QP handlers (every RC QP is detached) and the TUN device,
+   * and delivers the last punts; no callback after it resolves. Idempotent.
+   */
   close(): Promise<void> {
     this.closing ??= (async () => {
       await this.native.close();

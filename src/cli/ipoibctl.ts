@@ -18,9 +18,10 @@ export const IPOIBCTL_USAGE = `Usage: ipoibctl [--fabric NAME --node NODE | --so
 
 Commands:
   show [IF]                      interface(s) as ip -d link shows them
-  mode IF [datagram|connected]   read or set the mode (sysfs mode)
+  mode IF [datagram|connected]   read or set the mode (sysfs mode, written as echo writes it)
   umcast IF [0|1]                read or set umcast
-  mtu IF [N]                     read or set the MTU (datagram-mode rules)
+  mtu IF [N]                     read or set the MTU (the rules of the interface's mode)
+  cm IF                          connected mode: Service ID listened on, RC connections
   stats IF                       ethtool -S counters
   mcg IF | path IF               the debugfs <if>_mcg / <if>_path dumps
   neigh IF [flush]               the neighbour table; flush drops every neighbour and path

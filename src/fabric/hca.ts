@@ -279,5 +279,13 @@ export interface RcConnectOptions {
    */
   cmTimeoutMs?: number;
   cmRetries?: number;
+  /** The REQ's Starting PSN: the first PSN this QP expects, which the peer sends from (default random; Linux IPoIB-CM sends 0). */
+  startingPsn?: number;
+  /**
+   * Looks at the REP's private data before the connection is made: a refusal answers the REP
+   * with a REJ of that reason instead of the RTU, and connectRc rejects with RcConnectError
+   * (Linux IPoIB-CM refuses a REP whose receive MTU is 4 or less this way). Default: accept.
+   */
+  checkReply?: (privateData: Buffer) => { rejectReason: number; privateData?: Buffer } | undefined;
 }
 

@@ -70,6 +70,25 @@ export const EXTRA_STAT_NAMES = [
   'path_query_failures',
   /** Neighbours removed by garbage collection after being idle. */
   'neigh_gc_removed',
+  /** Connected mode, sending side: REQs started, connections made, attempts that failed (REJ, timeout). */
+  'cm_tx_requests',
+  'cm_tx_connections',
+  'cm_tx_failures',
+  /** REPs refused with a REJ (receive MTU of 4 or less). */
+  'cm_tx_reply_refused',
+  /** Frames dropped while their connection was being made (beyond the 3 that wait, or when it failed). */
+  'cm_tx_queue_dropped',
+  /** Sending connections ended (flush, mode change, peer DREQ, error), and those ended by an error. */
+  'cm_tx_disconnects',
+  'cm_tx_errors',
+  /** Receiving side: connections accepted, REQs refused with REJ 1 (no QP) at the cap, connections ended, idle ones reaped. */
+  'cm_rx_connections',
+  'cm_rx_rejected_no_qp',
+  'cm_rx_disconnects',
+  'cm_rx_reaped',
+  /** PMTU emulation: ICMP "fragmentation needed" / "packet too big" delivered to the host, and those the rate limit held back. */
+  'pmtu_icmp_sent',
+  'pmtu_icmp_suppressed',
 ] as const;
 
 export type EthtoolStatName = (typeof ETHTOOL_STAT_NAMES)[number];

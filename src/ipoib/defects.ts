@@ -115,7 +115,7 @@ export const DEFECTS = {
     visibleAs: 'QPN in the DUT\'s ARP sha and ND option on the tap differs from the source QPN in the DETH of the same frame; unicast to the DUT goes to a QP it does not have.',
   },
   'hwaddr-flags-reserved': {
-    summary: 'The flags octet of the link-layer address the stack advertises is 0x20, a reserved bit, instead of 0x00.',
+    summary: 'The flags octet of the link-layer address the stack advertises has 0x20, a reserved bit, set (0x20 instead of 0x00, or 0xa0 instead of 0x80 with connected mode).',
     requirements: ['RFC4391-9.1.1-d', 'RFC4391-14-c'],
     probes: [],
     visibleAs: 'octet 0 of the DUT\'s ARP sha and ND option on the tap, and of the address in ipoibctl show.',
@@ -131,6 +131,48 @@ export const DEFECTS = {
     requirements: ['RFC4391-10-i'],
     probes: [],
     visibleAs: 'no SubnAdmSet(InformInfo) from the DUT on the tap after it starts sending to a group.',
+  },
+  'cm-service-id-no-prefix': {
+    summary: 'Connected mode uses Service IDs without the IETF prefix (0x0000000000QQQQQQ instead of 0x10… or 0x01… | UD QPN), both for the REQs it sends and the ID it listens on.',
+    requirements: ['RFC4755-3.5-e', 'RFC4755-3.5-b'],
+    probes: ['P-CM-1'],
+    visibleAs: 'ServiceID of the DUT\'s CM REQ on the tap has octet 0 = 0x00; a REQ to prefix | DUT UD QPN gets REJ reason 8 (invalid Service ID), so a peer cannot connect to the DUT.',
+  },
+  'cm-private-data-qpn-off': {
+    summary: 'The IPoIB-CM private data of the REQs, REPs and REJs the stack sends names its UD QPN + 1.',
+    requirements: ['RFC4755-3.2-g', 'RFC4755-6-a'],
+    probes: [],
+    visibleAs: 'octets 1-3 of the private data in the DUT\'s CM REQ, REP and REJ on the tap differ from the QPN of its link-layer address (and from the source QPN of its UD frames).',
+  },
+  'cm-rep-mtu-ignored': {
+    summary: 'The active side ignores the receive MTU in the peer\'s REP and sends frames up to its own 65524 octets on the connection.',
+    requirements: ['RFC4755-5.1-c', 'RFC4755-5.1-e'],
+    probes: [],
+    visibleAs: 'after a REP with receive MTU 2048, RC SEND messages from the DUT longer than 2048 octets on that connection on the tap (a conforming DUT sends nothing longer and answers larger host packets with PMTU emulation); the peer\'s QP takes them as a length error.',
+  },
+  'cm-refuse-connections': {
+    summary: 'The link-layer address advertises RC (0x80) and the stack listens, but every REQ is answered with a REJ (consumer-defined).',
+    requirements: ['RFC4755-7-b', 'RFC4755-2.3-b'],
+    probes: [],
+    visibleAs: 'a REQ to prefix | DUT UD QPN (from the address with 0x80) is answered with REJ reason 28 instead of a REP on the tap; a peer in connected mode cannot send IP to the DUT at all (no fallback to UD for an RC-flagged address).',
+  },
+  'pmtu-icmp-cm-mtu': {
+    summary: 'PMTU emulation reports the interface MTU (65520 in connected mode) instead of the UD MTU in the ICMP fragmentation-needed / packet-too-big it delivers to the host.',
+    requirements: ['RFC4755-7.2-a'],
+    probes: ['P-PMTU-2'],
+    visibleAs: 'the DUT host\'s ping -M do -s 3000 to a UD-only peer or a group in connected mode prints "mtu = 65520" (never 2044) and keeps failing; ip route get shows no cached MTU 2044, so TCP to the peer stalls on full-size segments.',
+  },
+  'cm-arp-over-rc': {
+    summary: 'In connected mode, ARP replies and neighbor advertisements to a peer with an established connection go as RC SENDs on that connection instead of UD.',
+    requirements: ['RFC4755-7-d', 'RFC4755-4-b'],
+    probes: [],
+    visibleAs: 'with the DUT in connected mode and its connection to the peer up, the DUT\'s ARP reply (EtherType 0x0806) or NA to the peer appears in an RC SEND on the tap, not in a UD frame to the peer\'s UD QPN.',
+  },
+  'cm-mode-mtu-unchanged': {
+    summary: 'Switching to connected mode leaves the MTU as it was (2044) instead of setting the connected-mode MTU 65520.',
+    requirements: ['RFC4755-5-d'],
+    probes: [],
+    visibleAs: 'mtu in ipoibctl show (and the TUN device MTU) stays 2044 after mode connected (the kernel-semantics row LINUX-MODE-b says 65520); no host packet larger than 2044 octets ever crosses an RC connection.',
   },
 } as const satisfies Record<string, DefectInfo>;
 

@@ -1,5 +1,5 @@
 /**
- * IPoIB frames on the UD QP: the 4-octet header (EtherType, 16 reserved bits sent as zero)
+ * IPoIB frames on the UD QP (and on RC connections): the 4-octet header (EtherType, 16 reserved bits sent as zero)
  * in front of an IP, ARP or ND packet, and the receive-side classification of what arrives.
  *
  * Receive checks, in order:
@@ -52,9 +52,14 @@ export function classifyReceived(c: UdCompletion, self: RxSelf, defects: Defects
     const otherPort = c.grh !== undefined && !c.grh.sgid.subarray(INTERFACE_ID_AT).equals(self.gid.subarray(INTERFACE_ID_AT));
     if (!otherPort) return { action: 'drop', reason: 'own-echo' };
   }
-  if (c.payload.length < IPOIB_HEADER_LEN) return { action: 'drop', reason: 'short' };
-  const { type, reserved } = ipoibHeader.decode(c.payload, 0).value;
-  const payload = c.payload.subarray(IPOIB_HEADER_LEN);
+  return classifyFrame(c.payload);
+}
+
+/** Checks 2 and 3 alone: a frame from an RC connection, which has one peer and no echo. */
+export function classifyFrame(f: Buffer): RxVerdict {
+  if (f.length < IPOIB_HEADER_LEN) return { action: 'drop', reason: 'short' };
+  const { type, reserved } = ipoibHeader.decode(f, 0).value;
+  const payload = f.subarray(IPOIB_HEADER_LEN);
   switch (type) {
     case ETH_P_IP:
       return { action: 'ipv4', etherType: type, payload, reserved };

@@ -17,7 +17,8 @@
  * - no link → EINVAL; no such link → ENODEV; the link is a child → EINVAL;
  * - no pkey → the parent's; 0 or 0x8000 → EINVAL; duplicates allowed;
  * - the name is the caller's, else the first free `ipoib%d`; taken → EEXIST;
- * - mode connected → EINVAL (no connected mode here), and the new device is removed again.
+ * - mode connected as the interface's `mode` takes it (EINVAL where connected mode is not
+ *   offered, and the new device is removed again); each child switches on its own.
  * `ip link del`: children of either kind go; a parent "deletes" without error and stays.
  */
 import type { HcaPort } from '../fabric/hca.js';

@@ -1,7 +1,7 @@
 /**
- * One IPoIB interface in datagram mode (RFC 4391) on one HcaPort and one P_Key: a parent
- * (`ib0`, P_Key from index 0 of the port table) or a child (`ib0.8001`, a fixed P_Key). It
- * behaves like Linux ib_ipoib where the project's research says how:
+ * One IPoIB interface (RFC 4391 datagram mode, RFC 4755 connected mode) on one HcaPort and
+ * one P_Key: a parent (`ib0`, P_Key from index 0 of the port table) or a child (`ib0.8001`, a
+ * fixed P_Key). It behaves like Linux ib_ipoib where the project's research says how:
  *
  * Bring-up (open): find the P_Key in the port table (absent: up without carrier until a
  * pkey-change brings it), create the UD QP with Q_Key 0, join the broadcast group as a full
@@ -19,17 +19,42 @@
  * hands received IP packets to the host. ARP and ND are answered by the stack itself. The
  * receive callback never throws: malformed frames are counted and dropped.
  *
+ * Connected mode (cm/cm-manager.ts has the connections): when the port has RC and it is not
+ * turned off (`cm.enabled`), the address carries the RC flag 0x80 in both modes and the
+ * interface accepts connections while up, in either mode. `mode connected` (EINVAL without
+ * the flag; the same mode again changes nothing) sets the MTU to 65520, `mode datagram` to
+ * min(group MTU - 4, the MTU it had); both flush the paths and the sending connections. In
+ * connected mode unicast IP to a peer whose address has 0x80 goes over an RC connection to
+ * it; ARP, ND and multicast, and peers without 0x80 (or with only UC 0x40), stay on UD. A
+ * host packet longer than its path takes (the group's MTU over UD, the peer's REP MTU over
+ * RC) is dropped and answered with a locally delivered ICMP carrying the UD MTU (pmtu.ts).
+ *
  * Deliberate differences from Linux, each because the fabric API or the stack's job differs:
  * the QP is created when the P_Key is first found, and replaced (new QPN) when its P_Key index
  * moves, since UdQp cannot change its P_Key index; after a parent's P_Key change the host's
  * multicast groups are mapped again with the new P_Key (Linux keeps the old MGIDs, a known
- * problem); DAD is not run.
+ * problem); DAD is not run; in connected mode ND goes over UD even to a peer with a connection
+ * up (RFC 4755 §7 wants address-resolution replies on UD; Linux sends a unicast NA through the
+ * connection).
  */
 import type { HcaPort, PortEvent, UdCompletion, UdDestination, UdQp } from '../fabric/hca.js';
 import { IpoibControlError, StateError } from '../errors.js';
 import { WireError } from '../wire/codec.js';
-import { ETH_P_IP, ETH_P_IPV6, IPOIB_HWADDR_LEN, MCAST_QPN, MGID_SCOPE_LINK, QPN_MASK } from '../wire/constants.js';
-import { broadcastHwAddr, formatHwAddr, type IpoibHwAddr, parseHwAddr } from '../wire/ipoib-hwaddr.js';
+import {
+  ETH_P_IP,
+  ETH_P_IPV6,
+  ICMPV6_NA,
+  ICMPV6_RS,
+  IPOIB_CM_MTU,
+  IPOIB_FLAG_RC,
+  IPOIB_HEADER_LEN,
+  IPOIB_HWADDR_LEN,
+  IPPROTO_ICMPV6,
+  MCAST_QPN,
+  MGID_SCOPE_LINK,
+  QPN_MASK,
+} from '../wire/constants.js';
+import { broadcastHwAddr, formatHwAddr, hasRc, type IpoibHwAddr, parseHwAddr } from '../wire/ipoib-hwaddr.js';
 import { formatIpv6 } from '../wire/ip-text.js';
 import type { IidProfile } from '../wire/ipv6-iid.js';
 import { ipv4Header } from '../wire/ipv4.js';
@@ -38,18 +63,22 @@ import type { McMemberRecord } from '../wire/mcmember-record.js';
 import { broadcastMgid, mgidForIpv6Group, parseGid } from '../wire/mgid.js';
 import { InterfaceAddresses, linkLocalAddress } from './addresses.js';
 import { type IpoibClock, OneShot, systemClock } from './clock.js';
+import { cmConfig, type IpoibCmOptions } from './cm/cm-config.js';
+import { type CmConnectionInfo, type CmStatus, connectedModeUnsupported, IpoibCm } from './cm/cm-manager.js';
+import type { RcDataPath } from './cm/rc-data-path.js';
 import { type EthtoolStatName, IpoibCounters, type IpoibStatName } from './counters.js';
 import { formatMcgDump, formatPathDump } from './debugfs.js';
 import { Defects } from './defects.js';
-import { classifyReceived, frame, isNonBroadcastMulticast, withHeaderReserved } from './frames.js';
+import { classifyFrame, classifyReceived, frame, isNonBroadcastMulticast, type RxVerdict, withHeaderReserved } from './frames.js';
 import { HostGroups } from './host-groups.js';
 import { strtoulBase0 } from './kernel-text.js';
 import { type McastGroupInfo, McastManager, mgidAsSent } from './mcast-manager.js';
-import { DatagramMtu } from './mtu.js';
+import { checkConnectedMtu, DatagramMtu } from './mtu.js';
 import { allNodesAddress, parseNd, solicitedNodeAddress } from './nd-messages.js';
 import { type IpFamily, NEIGH_GC_INTERVAL_MS, NEIGH_IDLE_LIMIT_MS, type NeighbourInfo, NeighbourTable } from './neighbours.js';
 import { PATH_QUERY_TIMEOUT_MS, PathTable } from './paths.js';
 import { findPkeyIndex, withFullBit } from './pkey-table.js';
+import { IcmpRateLimit, tooBigIcmp } from './pmtu.js';
 import { PortMcastDb } from './port-mcast-db.js';
 import { Resolver } from './resolver.js';
 import { txDestination } from './tx-destination.js';
@@ -68,6 +97,7 @@ export type LinkState =
   | 'up';
 
 export type ChildType = 'parent' | 'legacy' | 'rtnl';
+export type IpoibMode = 'datagram' | 'connected';
 
 /** The host side of an interface: what the TUN data plane plugs into. */
 export interface IpoibHostSide {
@@ -100,6 +130,8 @@ export interface IpoibInterfaceOptions {
   joinTimeoutMs?: number;
   /** SA timeout for path queries; default 1000 ms, the kernel's. */
   pathTimeoutMs?: number;
+  /** Connected mode (RFC 4755): offered or not, Service-ID profile, passive cap, idle reaping (cm/cm-config.ts). */
+  cm?: IpoibCmOptions;
   /** TEST ONLY: known non-conformances to commit (src/ipoib/defects.ts); default none. */
   defects?: Defects;
 }
@@ -120,7 +152,11 @@ export interface InterfaceInfo {
   mcastMtu: number;
   carrier: boolean;
   state: LinkState;
-  mode: 'datagram';
+  mode: IpoibMode;
+  /** The largest IP packet sent over UD: the group's MTU - 4 in connected mode, the MTU in datagram mode. */
+  udMtu: number;
+  /** Connected mode: offered or not, the Service ID listened on, connections each way. */
+  cm: CmStatus;
   umcast: 0 | 1;
   qpn: number | null;
   qkey: number;
@@ -138,6 +174,10 @@ export interface FastPathNeighbour {
   /** From the PathRecord of the peer's GID. */
   dlid: number;
   sl: number;
+  /** Connected mode, a peer with the RC flag: its connection is up (QPN, the peer's receive MTU with the header) … */
+  rc?: { qpn: number; mtu: number };
+  /** … or is not (yet): unicast IP waits for it. */
+  connecting?: boolean;
 }
 
 type FlushLevel = 'light' | 'normal' | 'heavy';
@@ -145,6 +185,20 @@ type FlushLevel = 'light' | 'normal' | 'heavy';
 /** Seeded defects: the reserved header value, the address flags octet and the P_Key index they use instead of the right ones. */
 const DEFECT_HEADER_RESERVED = 0x0001;
 const DEFECT_HWADDR_FLAGS = 0x20;
+
+/** ICMPv6 types 133-137 (RS, RA, NS, NA, redirect): Neighbor Discovery, which stays on UD. */
+const ICMPV6_ND_LAST = ICMPV6_NA + 1;
+const IPV6_NEXT_HEADER_AT = IPOIB_HEADER_LEN + 6;
+const ICMPV6_TYPE_AT = IPOIB_HEADER_LEN + 40;
+
+/** An IPoIB frame carrying IPv4, or IPv6 that is not ND: what may go over an RC connection. */
+function isRcPayload(f: Buffer): boolean {
+  const type = f.length >= 2 ? f.readUInt16BE(0) : 0;
+  if (type === ETH_P_IP) return true;
+  if (type !== ETH_P_IPV6) return false;
+  const icmpType = f[ICMPV6_TYPE_AT] ?? 0;
+  return !(f[IPV6_NEXT_HEADER_AT] === IPPROTO_ICMPV6 && icmpType >= ICMPV6_RS && icmpType <= ICMPV6_ND_LAST);
+}
 const DEFECT_PKEY_INDEX = 0;
 
 export class IpoibInterface implements IpoibHostSide {
@@ -167,6 +221,8 @@ export class IpoibInterface implements IpoibHostSide {
   private readonly gcTimer: OneShot;
   private readonly resolver: Resolver;
   private readonly hostGroups: HostGroups;
+  private readonly cm: IpoibCm;
+  private readonly pmtuLimit: IcmpRateLimit;
   private readonly deliverListeners = new Set<(packet: Buffer, etherType: number) => void>();
   private readonly stateListeners = new Set<(state: LinkState) => void>();
   private readonly configListeners = new Set<() => void>();
@@ -182,6 +238,9 @@ export class IpoibInterface implements IpoibHostSide {
   private carrierOn = false;
   private linkState: LinkState = 'down';
   private umcastFlag = false;
+  private modeNow: IpoibMode = 'datagram';
+  /** The MTU in connected mode (65520 on the switch, then whatever `mtu` set). */
+  private cmMtu: number = IPOIB_CM_MTU;
   private destroyed = false;
   /** Lifecycle operations run one at a time, in order. */
   private serial: Promise<void> = Promise.resolve();
@@ -237,20 +296,34 @@ export class IpoibInterface implements IpoibHostSide {
       counters: this.counters,
       log: say,
       solicit: (ip, family) => this.resolver.solicit(ip, family),
-      sendTo: (hw, f) => this.paths.send(hw.gid, hw.qpn, f),
+      sendTo: (hw, f) => this.sendTo(hw, f),
     });
     this.resolver = new Resolver({
       counters: this.counters,
       addresses: this.addresses,
       neigh: this.neigh,
-      paths: this.paths,
       log: say,
       hwAddr: () => this.hwAddr(),
       broadcastMgid: () => this.broadcastMgid(),
       ipv6Mgid: (group) => mgidForIpv6Group(formatIpv6(group), this.pkeyValue, this.scope),
       sendMulticast: (mgid, f) => this.mcast.send(mgid, f),
+      sendReply: (hw, f) => this.sendReply(hw, f),
       defects: this.defects,
     });
+    this.cm = new IpoibCm({
+      port: o.port,
+      clock: this.clock,
+      counters: this.counters,
+      defects: this.defects,
+      config: cmConfig(o.cm, o.port.capabilities.connectedMode, `IpoibInterface(${o.name})`),
+      log: say,
+      udQpn: () => (this.adminUp ? this.qp?.qpn : undefined),
+      pkeyIndex: () => this.qp?.pkeyIndex,
+      deliver: (f) => this.receiveRcFrame(f),
+      tooBig: (f) => this.hostPacketTooBig(f.subarray(IPOIB_HEADER_LEN)),
+      changed: () => this.configChanged(),
+    });
+    this.pmtuLimit = new IcmpRateLimit(this.clock);
     this.hostGroups = new HostGroups(this.mcast, () => ({ pkey: this.pkeyValue, scope: this.scope }));
     this.hostGroups.join(formatIpv6(solicitedNodeAddress(this.addresses.linkLocal.bytes)));
     if (o.defaultGroups !== false) {
@@ -276,7 +349,12 @@ export class IpoibInterface implements IpoibHostSide {
   }
 
   get mtu(): number {
-    return this.mtuState.mtu;
+    return this.modeNow === 'connected' ? this.cmMtu : this.mtuState.mtu;
+  }
+
+  /** The largest IP packet sent over UD (unicast to peers without RC, multicast): the group's in connected mode. */
+  get udMtu(): number {
+    return this.modeNow === 'connected' ? this.mtuState.mcastMtu : this.mtuState.mtu;
   }
 
   get qkey(): number {
@@ -291,16 +369,16 @@ export class IpoibInterface implements IpoibHostSide {
     return this.umcastFlag ? 1 : 0;
   }
 
-  /** Datagram only: connected mode is not implemented (the address flags octet is 0x00). */
-  get mode(): 'datagram' {
-    return 'datagram';
+  get mode(): IpoibMode {
+    return this.modeNow;
   }
 
-  /** The 20-octet link-layer address: flags 0x00 (no connected mode), the UD QPN, the port GID. */
+  /** The 20-octet link-layer address: flags 0x80 with connected mode offered (else 0x00), the UD QPN, the port GID. */
   hwAddr(): IpoibHwAddr {
     const qpn = this.qp?.qpn ?? 0;
+    const flags = this.cm.supported ? IPOIB_FLAG_RC : 0;
     return {
-      flags: this.defects.has('hwaddr-flags-reserved') ? DEFECT_HWADDR_FLAGS : 0,
+      flags: this.defects.has('hwaddr-flags-reserved') ? flags | DEFECT_HWADDR_FLAGS : flags,
       qpn: this.defects.has('hwaddr-qpn-off') ? (qpn + 1) & QPN_MASK : qpn,
       gid: Buffer.from(this.gid),
     };
@@ -334,12 +412,14 @@ export class IpoibInterface implements IpoibHostSide {
       address: formatHwAddr(this.hwAddr()),
       broadcast: formatHwAddr(this.broadcastAddr()),
       pkey: this.pkeyValue,
-      mtu: this.mtuState.mtu,
+      mtu: this.mtu,
       adminMtu: this.mtuState.adminMtu,
       mcastMtu: this.mtuState.mcastMtu,
       carrier: this.carrierOn,
       state: this.linkState,
-      mode: 'datagram',
+      mode: this.modeNow,
+      udMtu: this.udMtu,
+      cm: this.cm.status(),
       umcast: this.umcast,
       qpn: this.qp?.qpn ?? null,
       qkey: this.qkeyValue,
@@ -362,6 +442,11 @@ export class IpoibInterface implements IpoibHostSide {
     return this.neigh.list();
   }
 
+  /** The RC connections, both ways (`ipoibctl cm`). */
+  connections(): CmConnectionInfo[] {
+    return this.cm.connections();
+  }
+
   multicastGroups(): McastGroupInfo[] {
     return this.mcast.info();
   }
@@ -378,7 +463,8 @@ export class IpoibInterface implements IpoibHostSide {
 
   /**
    * The resolved neighbours whose path is known, with what a native fast path needs to send to
-   * them (LID, QPN, SL); entries still resolving or waiting for their PathRecord are left out.
+   * them (LID, QPN, SL, and in connected mode their connection); entries still resolving or
+   * waiting for their PathRecord are left out.
    */
   fastPathNeighbours(): FastPathNeighbour[] {
     const byGid = new Map(this.paths.rows().filter((r) => r.dlid !== 0).map((r) => [r.dgid.toString('hex'), r] as const));
@@ -387,7 +473,14 @@ export class IpoibInterface implements IpoibHostSide {
       if (n.state !== 'reachable' || n.lladdr === null) continue;
       const hw = parseHwAddr(n.lladdr);
       const path = byGid.get(hw.gid.toString('hex'));
-      if (path) out.push({ ip: n.ip, family: n.family, qpn: hw.qpn, flags: hw.flags, dlid: path.dlid, sl: path.sl });
+      if (!path) continue;
+      const entry: FastPathNeighbour = { ip: n.ip, family: n.family, qpn: hw.qpn, flags: hw.flags, dlid: path.dlid, sl: path.sl };
+      if (this.usesRc(hw)) {
+        const tx = this.cm.txView(hw);
+        if (tx?.state === 'connected') entry.rc = { qpn: tx.qpn, mtu: tx.mtu };
+        else entry.connecting = true;
+      }
+      out.push(entry);
     }
     return out;
   }
@@ -435,12 +528,13 @@ export class IpoibInterface implements IpoibHostSide {
     });
   }
 
-  /** Admin down: carrier off, every group left, paths dropped; the QP (and its QPN) stays. */
+  /** Admin down: carrier off, every group left, paths dropped, connections ended; the QP (and its QPN) stays. */
   close(): Promise<void> {
     return this.run(async () => {
       if (!this.adminUp) return;
       this.adminUp = false;
       this.gcTimer.cancel();
+      this.cm.stop();
       this.goDown();
       this.setState('down');
     });
@@ -454,6 +548,7 @@ export class IpoibInterface implements IpoibHostSide {
       this.adminUp = false;
       this.gcTimer.cancel();
       this.unsubscribePort();
+      this.cm.stop();
       this.goDown();
       this.neigh.clear();
       this.setState('down');
@@ -461,9 +556,18 @@ export class IpoibInterface implements IpoibHostSide {
     });
   }
 
-  /** `ip link set mtu N` in datagram mode: EINVAL outside [72, port max - 4]; applied as min(mcast MTU, N). */
+  /**
+   * `ip link set mtu N`. Datagram mode: EINVAL outside [72, port max - 4]; applied as min(mcast
+   * MTU, N). Connected mode: anything up to 65520, as it is (a warning above the group's MTU).
+   */
   setMtu(mtu: number): void {
-    this.mtuState.change(mtu, `${this.name}.mtu`);
+    const op = `${this.name}.mtu`;
+    if (this.modeNow === 'connected') {
+      this.cmMtu = checkConnectedMtu(mtu, op);
+      if (mtu > this.mtuState.mcastMtu) this.log(`${this.name}: mtu > ${this.mtuState.mcastMtu} will cause multicast packet drops`);
+    } else {
+      this.mtuState.change(mtu, op);
+    }
     this.configChanged();
   }
 
@@ -476,6 +580,7 @@ export class IpoibInterface implements IpoibHostSide {
     const counts = { neighbours: this.neigh.list().length, paths: this.paths.rows().length };
     this.neigh.clear();
     this.paths.flush();
+    this.cm.flushTx();
     this.configChanged();
     return counts;
   }
@@ -484,10 +589,37 @@ export class IpoibInterface implements IpoibHostSide {
     for (const l of this.configListeners) l();
   }
 
-  /** `mode`: datagram is a no-op; connected fails with EINVAL as on a kernel without connected-mode support. */
-  setMode(mode: 'datagram' | 'connected'): void {
-    if (mode === 'datagram') return;
-    throw new IpoibControlError(`${this.name}.mode`, 'EINVAL', 'connected mode is not supported (the address flags octet has no 0x80)');
+  /**
+   * `mode` (sysfs, or netlink's changelink), with ipoib_set_mode's rules: the current mode again
+   * changes nothing (not even the MTU); connected needs the RC flag in our own address (EINVAL
+   * without) and sets the MTU to 65520; datagram sets it to min(group MTU - 4, the MTU it had).
+   * Either switch flushes the paths and ends the sending connections (the kernel's path flush
+   * frees every neighbour, and the connections with them); the neighbours (the host's ARP and ND
+   * cache) stay, so the next packet only asks for the path again. Receiving connections stay, as
+   * a datagram-mode kernel still accepts them. The stack reports no checksum or TSO offload, so
+   * there is no feature to drop on the way to connected mode.
+   */
+  setMode(mode: IpoibMode): void {
+    const op = `${this.name}.mode`;
+    if (mode === this.modeNow) return;
+    if (mode === 'connected') {
+      if (!hasRc(this.hwAddr())) throw connectedModeUnsupported(op);
+      this.log(`${this.name}: enabling connected mode will cause multicast packet drops`);
+      this.modeNow = 'connected';
+      // Seeded defect cm-mode-mtu-unchanged: the datagram MTU carried over.
+      this.cmMtu = this.defects.has('cm-mode-mtu-unchanged') ? this.mtuState.mtu : IPOIB_CM_MTU;
+    } else {
+      this.modeNow = 'datagram';
+      try {
+        this.mtuState.change(Math.min(this.mtuState.mcastMtu, this.cmMtu), op);
+      } catch (e) {
+        // The kernel ignores dev_set_mtu()'s refusal here too: the datagram MTU stays what it was.
+        if (!(e instanceof IpoibControlError)) throw e;
+      }
+    }
+    this.paths.flush();
+    this.cm.flushTx();
+    this.configChanged();
   }
 
   /** `umcast`: a number > 0 sets the flag; text is read as simple_strtoul(…, 0), so garbage clears it. */
@@ -507,6 +639,19 @@ export class IpoibInterface implements IpoibHostSide {
   removeAddress(cidr: string): void {
     const a = this.addresses.remove(cidr, `${this.name}.removeAddress`);
     if (a.family === 6) this.hostGroups.leave(formatIpv6(solicitedNodeAddress(a.bytes)));
+  }
+
+  /**
+   * A native data plane takes over the frames of established connections (a TUN data plane's
+   * attachRc/sendRc); returns the undo, which gives them back to the JS path.
+   */
+  useRcDataPath(path: RcDataPath): () => void {
+    return this.cm.useDataPath(path);
+  }
+
+  /** A data plane saw the RC QP `qpn` fail: its connection ends (a sending one is made again by the next packet). */
+  rcFailed(qpn: number, detail: string): void {
+    this.cm.rcFailed(qpn, detail);
   }
 
   /** The host joins an IP multicast group (IPv4 224/4 or IPv6 ff00::/8): a full-member IB join. */
@@ -535,15 +680,68 @@ export class IpoibInterface implements IpoibHostSide {
   private transmitOne(packet: Buffer, etherType: number): void {
     if (!this.carrierOn) return this.txDrop('tx_dropped_no_carrier');
     if (!Buffer.isBuffer(packet)) return this.txDrop('tx_dropped_bad_packet');
-    if (packet.length > this.mtuState.mcastMtu) {
-      this.counters.inc('tx_errors');
-      return this.txDrop('tx_dropped_too_long');
-    }
     const d = txDestination(packet, etherType, { pkey: this.pkeyValue, scope: this.scope, ipv4Broadcasts: this.addresses.ipv4Broadcasts() });
     if (d.kind === 'invalid') return this.txDrop('tx_dropped_bad_packet');
-    const f = frame(etherType, packet);
-    if (d.kind === 'multicast') this.mcast.send(d.mgid, f);
-    else this.neigh.send(d.ip, d.family, f);
+    if (d.kind === 'multicast') {
+      // Multicast is UD only: the group's MTU bounds it in either mode.
+      if (packet.length > this.mtuState.mcastMtu) return this.hostPacketTooBig(packet);
+      return this.mcast.send(d.mgid, frame(etherType, packet));
+    }
+    this.neigh.send(d.ip, d.family, frame(etherType, packet));
+  }
+
+  /**
+   * A resolved unicast frame: over the peer's RC connection in connected mode when its address
+   * has the RC flag and the frame is IP (not ND), else over UD within the group's MTU.
+   */
+  private sendTo(hw: IpoibHwAddr, f: Buffer): void {
+    if (this.usesRc(hw) && (isRcPayload(f) || this.replyOverRc(hw))) {
+      this.paths.whenKnown(hw.gid, (rec) => this.cm.send(hw, rec, f));
+      return;
+    }
+    if (f.length - IPOIB_HEADER_LEN > this.mtuState.mcastMtu) return this.hostPacketTooBig(f.subarray(IPOIB_HEADER_LEN));
+    this.paths.send(hw.gid, hw.qpn, f);
+  }
+
+  /** An ARP reply or NA: over UD, through the path table. */
+  private sendReply(hw: IpoibHwAddr, f: Buffer): void {
+    if (this.usesRc(hw) && this.replyOverRc(hw)) {
+      this.paths.whenKnown(hw.gid, (rec) => this.cm.send(hw, rec, f));
+      return;
+    }
+    this.paths.send(hw.gid, hw.qpn, f);
+  }
+
+  /** Seeded defect cm-arp-over-rc: resolution replies take the peer's connection when it is up. */
+  private replyOverRc(hw: IpoibHwAddr): boolean {
+    return this.defects.has('cm-arp-over-rc') && this.cm.txView(hw)?.state === 'connected';
+  }
+
+  /** Connected mode and a peer advertising RC: its unicast IP goes over a connection (UC alone does not count). */
+  private usesRc(hw: IpoibHwAddr): boolean {
+    return this.modeNow === 'connected' && hasRc(hw);
+  }
+
+  /**
+   * A host packet longer than its path takes (the group's MTU over UD, the connection's over
+   * RC): dropped, and answered with a locally delivered ICMP error carrying the UD MTU (PMTU
+   * emulation, pmtu.ts). `counted` false: a data plane counted the drop already.
+   */
+  hostPacketTooBig(packet: Buffer, counted = true): void {
+    if (counted) {
+      this.counters.inc('tx_errors');
+      this.txDrop('tx_dropped_too_long');
+    }
+    // Seeded defect pmtu-icmp-cm-mtu: the interface MTU instead of the UD MTU.
+    const mtu = this.defects.has('pmtu-icmp-cm-mtu') ? this.mtu : this.mtuState.mcastMtu;
+    if (!this.pmtuLimit.allow()) return this.counters.inc('pmtu_icmp_suppressed');
+    const icmp = tooBigIcmp(packet, mtu, this.addresses.list(4));
+    if (!icmp.ok) {
+      this.log(`${this.name}: no ICMP for a ${packet.length}-octet packet over the path MTU: ${icmp.reason}`);
+      return;
+    }
+    this.counters.inc('pmtu_icmp_sent');
+    this.deliver(icmp.packet, icmp.etherType);
   }
 
   private txDrop(why: IpoibStatName): void {
@@ -590,10 +788,28 @@ export class IpoibInterface implements IpoibHostSide {
     }
   }
 
+  /**
+   * An IPoIB frame that arrived on an RC connection (the JS data path's, or one a native data
+   * plane punted: ARP, ND, other EtherTypes). The same checks as UD but the self-loop filter
+   * (a connection has one peer); counted in the same counters, as the kernel counts CM receives.
+   */
+  receiveRcFrame(f: Buffer): void {
+    try {
+      if (!this.adminUp) return;
+      this.receiveClassified(classifyFrame(f), false);
+    } catch (e) {
+      this.counters.inc('rx_dropped');
+      this.log(`${this.name}: receive handler failed: ${(e as Error).message}`);
+    }
+  }
+
   private receiveOne(c: UdCompletion): void {
     const qp = this.qp;
     if (!qp || !this.adminUp) return; // a QP of a down interface is not in RTS: nothing arrives
-    const v = classifyReceived(c, { lid: this.lid, qpn: qp.qpn, gid: this.gid }, this.defects);
+    this.receiveClassified(classifyReceived(c, { lid: this.lid, qpn: qp.qpn, gid: this.gid }, this.defects), isNonBroadcastMulticast(c, this.broadcastMgid()));
+  }
+
+  private receiveClassified(v: RxVerdict, multicast: boolean): void {
     if (v.action === 'drop') {
       if (v.reason === 'own-echo') return this.counters.inc('rx_own_echo');
       this.counters.inc('rx_dropped');
@@ -602,7 +818,7 @@ export class IpoibInterface implements IpoibHostSide {
     }
     this.counters.inc('rx_packets');
     this.counters.inc('rx_bytes', v.payload.length);
-    if (isNonBroadcastMulticast(c, this.broadcastMgid())) this.counters.inc('multicast');
+    if (multicast) this.counters.inc('multicast');
     if (v.reserved !== 0) this.counters.inc('rx_header_reserved_nonzero');
     switch (v.action) {
       case 'arp':
@@ -672,6 +888,8 @@ export class IpoibInterface implements IpoibHostSide {
   private armGc(): void {
     this.gcTimer.arm(NEIGH_GC_INTERVAL_MS, () => {
       this.neigh.collect();
+      // A collected neighbour takes its sending connection with it, as in the kernel.
+      this.cm.retainTx(this.neigh.list().flatMap((n) => (n.lladdr === null ? [] : [parseHwAddr(n.lladdr)])));
       this.mcast.collectIdle(NEIGH_IDLE_LIMIT_MS);
       if (this.adminUp) this.armGc();
     });
@@ -694,6 +912,8 @@ export class IpoibInterface implements IpoibHostSide {
     }
     if (!this.qp || this.qp.pkeyIndex !== qpIndex) await this.replaceQp(qpIndex);
     if (!this.adminUp) return;
+    // Listening needs the QP only, not the port or the join (the kernel listens from ndo_open).
+    this.cm.start();
     if (attrs.state !== 'active') {
       this.setState('port-down');
       return;
@@ -707,14 +927,17 @@ export class IpoibInterface implements IpoibHostSide {
     this.mcast.start();
   }
 
-  /** Carrier off, every group left, paths forgotten. */
+  /** Carrier off, every group left, paths and sending connections forgotten. */
   private goDown(): void {
     this.carrierOn = false;
     this.mcast.flush();
     this.paths.flush();
+    this.cm.flushTx();
   }
 
   private async replaceQp(pkeyIndex: number): Promise<void> {
+    // A new UD QPN is a new Service ID, and the connections named the old one.
+    this.cm.stop();
     await this.dropQp();
     const qp = await this.port.createUdQp({ qkey: 0, pkeyIndex });
     this.qp = qp;

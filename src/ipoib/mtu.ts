@@ -1,5 +1,5 @@
 /**
- * Datagram-mode MTU rules of Linux ib_ipoib:
+ * MTU rules of Linux ib_ipoib. Datagram mode (DatagramMtu):
  * - an IB MTU of N octets carries an IP MTU of N - 4 (the IPoIB header): 2044 on 2048, 4092 on 4096;
  * - the interface starts at the port's maximum (port MTU - 4), before any group is joined;
  * - joining the broadcast group sets mcast_mtu = group MTU - 4; an admin MTU that still equals
@@ -7,9 +7,12 @@
  * - carrier-on and every MTU change set the effective MTU to min(mcast_mtu, admin_mtu);
  * - a requested MTU must lie in [72, port maximum - 4] (72 = the Ethernet minimum 68 + 4),
  *   else EINVAL; a value above mcast_mtu is accepted and stored but not applied.
+ * Connected mode (checkConnectedMtu, and the interface's mode switch): the MTU becomes 65520
+ * on the switch and takes any value up to that; back in datagram mode it is min(mcast_mtu,
+ * the MTU it had), applied by the datagram rule (so it is the admin MTU from then on).
  */
 import { IpoibControlError } from '../errors.js';
-import { IB_MTU_CODE_TO_BYTES, IPOIB_HEADER_LEN } from '../wire/constants.js';
+import { IB_MTU_CODE_TO_BYTES, IPOIB_CM_MTU, IPOIB_HEADER_LEN, IPV4_MIN_MTU } from '../wire/constants.js';
 import { Defects } from './defects.js';
 
 /** The smallest MTU `change_mtu` accepts in datagram mode: ETH_MIN_MTU (68) + 4. TODO(constants) */
@@ -23,6 +26,19 @@ export function ibMtuBytes(code: number): number | undefined {
 /** The IP MTU a UD message of `ibMtu` octets carries. */
 export function udMtu(ibMtu: number): number {
   return ibMtu - IPOIB_HEADER_LEN;
+}
+
+/**
+ * Connected mode's rule (ipoib_change_mtu with ADMIN_CM set): any MTU up to the connected-mode
+ * maximum 65520 is taken as it is, neither stored as the admin MTU nor capped by the group's.
+ * The kernel adds no lower bound; this stack keeps IPv4's 68, the least its data plane and
+ * the host's TUN device take.
+ */
+export function checkConnectedMtu(requested: number, op: string): number {
+  if (!Number.isInteger(requested) || requested < IPV4_MIN_MTU || requested > IPOIB_CM_MTU) {
+    throw new IpoibControlError(op, 'EINVAL', `MTU ${String(requested)} is outside [${IPV4_MIN_MTU}, ${IPOIB_CM_MTU}] (connected mode)`);
+  }
+  return requested;
 }
 
 export class DatagramMtu {

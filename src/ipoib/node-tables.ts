@@ -3,8 +3,9 @@
  * knows. sync() compares the wanted entries with those installed and applies the difference,
  * so it may run as often as the node likes (after every punt batch, on a short timer): a
  * neighbour appears once it is resolved and its PathRecord known, and goes when the control
- * plane forgets it (aged out, path failed, flushed); a group entry appears while its IB group
- * is joined with an MLID and goes when it is left.
+ * plane forgets it (aged out, path failed, flushed); in connected mode a neighbour with the RC
+ * flag carries `connecting` until its connection is up, then `rc` (the QP and the peer's MTU);
+ * a group entry appears while its IB group is joined with an MLID and goes when it is left.
  *
  * The data plane looks multicast up by IP address, the control plane by MGID, so the node
  * says which IP addresses to map (track()): the broadcast addresses, the host's groups, and
@@ -38,6 +39,20 @@ interface InstalledNeighbour {
   dqpn: number;
   flags: number;
   sl: number;
+  rc?: { qpn: number; mtu: number };
+  connecting?: boolean;
+}
+
+function sameNeighbour(a: InstalledNeighbour, b: InstalledNeighbour): boolean {
+  return (
+    a.dlid === b.dlid &&
+    a.dqpn === b.dqpn &&
+    a.flags === b.flags &&
+    a.sl === b.sl &&
+    a.rc?.qpn === b.rc?.qpn &&
+    a.rc?.mtu === b.rc?.mtu &&
+    (a.connecting ?? false) === (b.connecting ?? false)
+  );
 }
 
 interface InstalledGroup {
@@ -127,7 +142,16 @@ export class FastPathTables {
   private syncNeighbours(): void {
     const wanted = new Map<string, InstalledNeighbour>();
     if (this.iface.carrier) {
-      for (const n of this.iface.fastPathNeighbours()) wanted.set(n.ip, { dlid: n.dlid, dqpn: n.qpn, flags: n.flags, sl: n.sl });
+      for (const n of this.iface.fastPathNeighbours()) {
+        wanted.set(n.ip, {
+          dlid: n.dlid,
+          dqpn: n.qpn,
+          flags: n.flags,
+          sl: n.sl,
+          ...(n.rc ? { rc: { ...n.rc } } : {}),
+          ...(n.connecting ? { connecting: true } : {}),
+        });
+      }
     }
     for (const ip of [...this.neighbours.keys()]) {
       if (wanted.has(ip)) continue;
@@ -136,7 +160,7 @@ export class FastPathTables {
     }
     for (const [ip, n] of wanted) {
       const had = this.neighbours.get(ip);
-      if (had && had.dlid === n.dlid && had.dqpn === n.dqpn && had.flags === n.flags && had.sl === n.sl) continue;
+      if (had && sameNeighbour(had, n)) continue;
       this.plane.setNeighbour(ip, n);
       this.neighbours.set(ip, n);
     }

@@ -10,9 +10,17 @@
  * - Punts from the host: `no-neighbour` and `no-group` go to the interface's transmit(), which
  *   resolves (ARP/ND, with the kernel's 3-packet queue) or joins (send-only) and sends; once
  *   resolved, the tables sync installs the entry so later packets take the fast path.
- *   `too-big` is dropped and counted (PMTU emulation is issue 7); ND messages the kernel sends
- *   and not-IP/malformed packets are dropped and counted: the stack runs ARP and ND itself.
- * - Punts from the fabric (ARP, ND, other EtherTypes) go to the interface's receive path.
+ *   `rc-pending` (connected mode, the peer's connection not up yet) goes the same way: the
+ *   interface makes the connection and sends up to 3 waiting packets on it (sendRc) once it
+ *   is up. `too-big` (longer than the UD MTU or the connection's) is answered with PMTU
+ *   emulation: an ICMP error for the host, injected. ND messages the kernel sends and
+ *   not-IP/malformed packets are dropped and counted: the stack runs ARP and ND itself.
+ * - Punts from the fabric (ARP, ND, other EtherTypes, over UD or RC) go to the interface's
+ *   receive path; an RC QP the data plane saw fail ends its connection (rcFailed).
+ * - Connected mode: every connection in RTS, sending or receiving, is handed to the data plane
+ *   (attachRc), which then carries its frames; what the JS QP received before the hand-over
+ *   is run through the plane's RC receive path (injectRcFrame). The TUN device gets the
+ *   interface MTU (65520 in connected mode), the data plane's UD limit the group's.
  * - IP packets the interface delivers (none in practice: the fast path writes IP itself) are
  *   injected to the host.
  * - Link: Q_Key, MTU and carrier follow the interface (broadcast group record, join); the TUN
@@ -35,11 +43,12 @@
  *
  * Sim provider only: the data plane needs the port's native SimEndpoint.
  */
-import { ArgumentError, StateError } from '../errors.js';
-import type { HcaPort, UdCompletion } from '../fabric/hca.js';
+import { ArgumentError, RcSendQueueFullError, StateError } from '../errors.js';
+import type { HcaPort, RcQp, UdCompletion } from '../fabric/hca.js';
 import { SimEndpoint } from '../fabric/sim/native-endpoint.js';
 import { ETH_P_IP, ETH_P_IPV6, IPOIB_HEADER_LEN, IPV4_MIN_MTU, LID_MULTICAST_BASE } from '../wire/constants.js';
 import { formatIpv4, formatIpv6 } from '../wire/ip-text.js';
+import type { RcDataPath } from './cm/rc-data-path.js';
 import { IpoibInterface, type IpoibInterfaceOptions, type LinkState } from './interface.js';
 import { TunDataPlane, type RxPunt, type TunCounters, type TunPunt, type TxPunt } from './native/tun-data-plane.js';
 import { NetnsLinkConfig } from './node-netns.js';
@@ -92,8 +101,12 @@ export interface IpoibNodeOptions {
 export interface NodePuntCounts {
   /** Host packets handed to the interface's transmit (no neighbour, no group). */
   txToStack: number;
-  /** Host packets over the MTU: dropped (no PMTU emulation yet). */
+  /** Host packets longer than their path (UD MTU, connection MTU): dropped, answered with PMTU emulation. */
   txTooBig: number;
+  /** Host packets to a peer whose connection was not up yet, handed to the interface (it queues 3). */
+  txRcPending: number;
+  /** RC QPs the data plane saw fail (each ends its connection). */
+  rcFailures: number;
   /** ND the kernel sent, not-IP and malformed host packets: dropped. */
   txDropped: number;
   /** Fabric frames handed to the interface's receive path (ARP, ND, other EtherTypes). */
@@ -111,7 +124,7 @@ export interface IpoibNodeStats {
 }
 
 export class IpoibNode {
-  private readonly punts: NodePuntCounts = { txToStack: 0, txTooBig: 0, txDropped: 0, rxToStack: 0, injected: 0, injectFailed: 0 };
+  private readonly punts: NodePuntCounts = { txToStack: 0, txTooBig: 0, txRcPending: 0, rcFailures: 0, txDropped: 0, rxToStack: 0, injected: 0, injectFailed: 0 };
   private readonly unsubscribe: Array<() => void> = [];
   private timer: NodeJS.Timeout | undefined;
   private useTimer: NodeJS.Timeout | undefined;
@@ -122,6 +135,8 @@ export class IpoibNode {
   private rebinding: Promise<void> | undefined;
   /** The host's memberships turned into joins (observeHostGroups). */
   private hostGroups: HostMembershipObserver | undefined;
+  /** Gives the connections' frames back to the interface's JS path (undoes useRcDataPath). */
+  private releaseRcPath: (() => void) | undefined;
 
   private constructor(
     /** The control plane: neighbours(), stats(), info(), joinGroup() … */
@@ -245,6 +260,8 @@ export class IpoibNode {
       const observerFailure = await observerStopped;
       for (const u of this.unsubscribe.splice(0)) u();
       await this.rebinding;
+      // The connections' QPs go back to the JS path before the data plane holding them closes.
+      this.releaseRcPath?.();
       const failures = await this.link.undo();
       if (observerFailure) failures.unshift(observerFailure);
       this.tables.clear();
@@ -278,6 +295,7 @@ export class IpoibNode {
 
   private wire(): void {
     this.plane.onPunt((batch) => this.onPunts(batch));
+    this.releaseRcPath = this.iface.useRcDataPath(new PlaneRcPath(() => this.planeNow, this.port, this.iface, this.log));
     this.unsubscribe.push(
       () => this.plane.closed || this.plane.onPunt(null), // the current plane's, at close time
       this.iface.onDeliver((packet) => this.inject(packet)),
@@ -305,8 +323,17 @@ export class IpoibNode {
   private onPunts(batch: TunPunt[]): void {
     const rx: UdCompletion[] = [];
     for (const p of batch) {
-      if (p.direction === 'tx') this.onTxPunt(p);
-      else rx.push(this.completionOf(p));
+      if (p.direction === 'tx') {
+        this.onTxPunt(p);
+      } else if (p.direction === 'rc') {
+        this.punts.rcFailures++;
+        this.iface.rcFailed(p.qpn, [p.status, p.reason, p.detail].filter(Boolean).join(': '));
+      } else if (p.via === 'rc') {
+        this.punts.rxToStack++;
+        this.iface.receiveRcFrame(Buffer.from(p.frame));
+      } else {
+        rx.push(this.completionOf(p));
+      }
     }
     if (rx.length > 0) {
       this.punts.rxToStack += rx.length;
@@ -326,8 +353,14 @@ export class IpoibNode {
         this.iface.transmit(packet, v6 ? ETH_P_IPV6 : ETH_P_IP);
         return;
       }
+      case 'rc-pending':
+        this.punts.txRcPending++;
+        this.iface.transmit(Buffer.from(p.packet), p.packet[0] !== undefined && p.packet[0] >> 4 === 6 ? ETH_P_IPV6 : ETH_P_IP);
+        return;
       case 'too-big':
+        // The data plane counted the drop (tx_dropped, tx_errors); the host hears of the UD MTU.
         this.punts.txTooBig++;
+        this.iface.hostPacketTooBig(Buffer.from(p.packet), false);
         return;
       default:
         this.punts.txDropped++;
@@ -389,7 +422,10 @@ export class IpoibNode {
       }
       if (this.iface.carrier) {
         if (this.plane.qkey !== this.iface.qkey) this.plane.setQkey(this.iface.qkey);
-        const mtu = clampMtu(this.iface.mtu, this.endpoint);
+        // The UD limit first: the host MTU may exceed the port's only once the UD MTU is its own.
+        const udMtu = clampMtu(this.iface.udMtu, this.endpoint);
+        if (this.plane.udMtu !== udMtu) this.plane.setUdMtu(udMtu);
+        const mtu = hostMtu(this.iface, this.endpoint);
         if (this.plane.mtu !== mtu) this.plane.setMtu(mtu);
       }
       this.plane.setCarrier(this.iface.carrier);
@@ -457,7 +493,8 @@ function openPlane(ifname: string, netns: string, endpoint: SimEndpoint, iface: 
     qpn,
     qkey: iface.qkey,
     pkeyIndex,
-    mtu: clampMtu(iface.mtu, endpoint),
+    mtu: hostMtu(iface, endpoint),
+    udMtu: clampMtu(iface.udMtu, endpoint),
     broadcastMgid: iface.broadcastMgid(),
     up: false,
     defects: iface.defects,
@@ -484,7 +521,71 @@ function endpointOf(port: HcaPort): SimEndpoint {
   return ep;
 }
 
-/** The interface MTU within what the data plane accepts (IPv4's minimum to the port MTU - 4). */
+/** A UD MTU within what the data plane accepts (IPv4's minimum to the port MTU - 4). */
 function clampMtu(mtu: number, ep: { mtuBytes: number }): number {
   return Math.max(IPV4_MIN_MTU, Math.min(mtu, ep.mtuBytes - IPOIB_HEADER_LEN));
+}
+
+/** The TUN device's MTU: the interface's, which only connected mode lets exceed the port's. */
+function hostMtu(iface: IpoibInterface, ep: { mtuBytes: number }): number {
+  return iface.mode === 'connected' ? Math.max(IPV4_MIN_MTU, iface.mtu) : clampMtu(iface.mtu, ep);
+}
+
+/**
+ * The connections' frames through the data plane (attachRc, sendRc), so no frame of an
+ * established connection crosses into JavaScript. Idle reaping reads how many messages a QP
+ * delivered from the sim port's engine counters.
+ */
+class PlaneRcPath implements RcDataPath {
+  /** The JS RcQp's own message subscription, kept to pass on what it took before the hand-over. */
+  private readonly drains = new Map<number, () => void>();
+
+  constructor(
+    private readonly plane: () => TunDataPlane,
+    private readonly port: HcaPort,
+    private readonly iface: IpoibInterface,
+    private readonly log: (line: string) => void,
+  ) {}
+
+  attach(qp: RcQp): void {
+    const plane = this.plane();
+    plane.attachRc(qp.qpn);
+    const qpn = qp.qpn;
+    this.drains.set(
+      qpn,
+      qp.onMessage((m) => {
+        try {
+          if (!plane.closed) plane.injectRcFrame(qpn, m);
+        } catch (e) {
+          this.log(`${plane.ifname}: a frame QP 0x${qpn.toString(16)} received before the hand-over was lost: ${(e as Error).message}`);
+        }
+      }),
+    );
+  }
+
+  detach(qp: RcQp): void {
+    this.drains.get(qp.qpn)?.();
+    this.drains.delete(qp.qpn);
+    const plane = this.plane();
+    if (!plane.closed) plane.detachRc(qp.qpn);
+  }
+
+  send(qp: RcQp, frame: Buffer): void {
+    try {
+      this.plane().sendRc(qp.qpn, frame);
+    } catch (e) {
+      // A full send queue drops the frame, as a full kernel TX ring would; the connection stays.
+      if (!(e instanceof RcSendQueueFullError)) throw e;
+      this.iface.counters.inc('tx_dropped');
+    }
+  }
+
+  received(qp: RcQp): number {
+    const withInfo = this.port as HcaPort & { rcQpInfo?: (qpn: number) => { stats: Record<string, number> } };
+    try {
+      return withInfo.rcQpInfo?.(qp.qpn).stats.messagesDelivered ?? 0;
+    } catch {
+      return 0; // the QP is gone: its connection is ending anyway
+    }
+  }
 }

@@ -22,10 +22,8 @@ export const PATH_QUEUE_MAX = 3;
 /** The kernel's path query timeout. TODO(constants) */
 export const PATH_QUERY_TIMEOUT_MS = 1000;
 
-interface Waiting {
-  dqpn: number;
-  frame: Buffer;
-}
+/** What waits on a path: a frame to post once the record is known (or a caller's own use of it). */
+type Waiting = (rec: PathRecord) => void;
 
 interface Path {
   readonly dgid: Buffer;
@@ -57,6 +55,15 @@ export class PathTable {
 
   /** Sends `frame` to QPN `dqpn` at port `dgid`, resolving the path first when needed. */
   send(dgid: Buffer, dqpn: number, frame: Buffer): void {
+    this.whenKnown(dgid, (rec) => this.env.post(this.destination(rec, dqpn), frame));
+  }
+
+  /**
+   * Runs `use` with the path record of `dgid`: now when it is known, else once the query
+   * answers. Waiting uses share the path's queue of 3 (a connected-mode frame waits for its
+   * path like a UD one); beyond it, or when the query fails, the use is dropped and counted.
+   */
+  whenKnown(dgid: Buffer, use: (rec: PathRecord) => void): void {
     const key = dgid.toString('hex');
     let p = this.paths.get(key);
     if (!p) {
@@ -64,11 +71,11 @@ export class PathTable {
       this.paths.set(key, p);
     }
     if (p.record) {
-      this.env.post(this.destination(p.record, dqpn), frame);
+      use(p.record);
       if (!p.valid) this.query(p);
       return;
     }
-    if (p.queue.length < PATH_QUEUE_MAX) p.queue.push({ dqpn, frame });
+    if (p.queue.length < PATH_QUEUE_MAX) p.queue.push(use);
     else this.drop(1);
     this.query(p);
   }
@@ -115,7 +122,7 @@ export class PathTable {
         p.valid = true;
         const waiting = p.queue;
         p.queue = [];
-        for (const w of waiting) this.env.post(this.destination(rec, w.dqpn), w.frame);
+        for (const use of waiting) use(rec);
       },
       (err: unknown) => {
         if (epoch !== this.epoch || this.paths.get(p.key) !== p) return;

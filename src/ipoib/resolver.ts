@@ -21,13 +21,11 @@ import type { Defects } from './defects.js';
 import { frame } from './frames.js';
 import { allNodesAddress, buildNeighborAdvertisement, buildNeighborSolicitation, type NdVerdict, solicitedNodeAddress } from './nd-messages.js';
 import type { IpFamily, NeighbourTable } from './neighbours.js';
-import type { PathTable } from './paths.js';
 
 export interface ResolverEnv {
   readonly counters: IpoibCounters;
   readonly addresses: InterfaceAddresses;
   readonly neigh: NeighbourTable;
-  readonly paths: PathTable;
   log(line: string): void;
   /** Our link-layer address now (the QPN can change). */
   hwAddr(): IpoibHwAddr;
@@ -35,6 +33,8 @@ export interface ResolverEnv {
   /** The MGID of an IPv6 group on this link. */
   ipv6Mgid(group: Buffer): Buffer;
   sendMulticast(mgid: Buffer, frame: Buffer): void;
+  /** Sends an ARP reply or NA to the peer that asked (over UD, through the path table). */
+  sendReply(to: IpoibHwAddr, frame: Buffer): void;
   /** Seeded defects the ARP and ND messages carry (test builds). */
   readonly defects: Defects;
 }
@@ -55,7 +55,7 @@ export class Resolver {
     if (p.op === ARP_OP_REQUEST && this.env.addresses.has(p.tpa)) {
       this.env.neigh.learn(p.spa, 4, p.sha, true);
       const reply = frame(ETH_P_ARP, buildArpReply(this.env.hwAddr(), p.tpa, p.sha, p.spa, this.env.defects));
-      this.env.paths.send(p.sha.gid, p.sha.qpn, reply);
+      this.env.sendReply(p.sha, reply);
       this.env.counters.inc('arp_replies_sent');
       return true;
     }
@@ -81,7 +81,7 @@ export class Resolver {
       const na = frame(ETH_P_IPV6, buildNeighborAdvertisement(nd.target, nd.src, me, true, this.env.defects));
       if (nd.sourceHw) {
         this.env.neigh.learn(src, 6, nd.sourceHw, true);
-        this.env.paths.send(nd.sourceHw.gid, nd.sourceHw.qpn, na);
+        this.env.sendReply(nd.sourceHw, na);
       } else {
         this.env.neigh.send(src, 6, na);
       }

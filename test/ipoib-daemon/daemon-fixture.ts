@@ -18,6 +18,7 @@ import { parsePartitionsConf } from '../../src/fabric/sim/partitions-conf.js';
 import { SimHcaPort } from '../../src/fabric/sim/provider.js';
 import { ensurePrivateDir, fabricPaths, type FabricRunPaths } from '../../src/fabric/sim/run-dir.js';
 import { socketAnswers } from '../../src/ipoib/daemon/control-server.js';
+import type { IpoibCmOptions } from '../../src/ipoib/cm/cm-config.js';
 import { IpoibDaemon } from '../../src/ipoib/daemon/daemon.js';
 
 export const PARTITIONS = `
@@ -63,12 +64,13 @@ export class DaemonLab {
     return new DaemonLab(base, paths, mgr);
   }
 
-  /** An ipoibd in this process on `node`, its socket in the run directory. */
-  async daemon(node: string, addresses: string[] = []): Promise<IpoibDaemon> {
+  /** An ipoibd in this process on `node`, its socket in the run directory; `cm` as ipoibd's --cm-* options give it. */
+  async daemon(node: string, addresses: string[] = [], o: { cm?: IpoibCmOptions } = {}): Promise<IpoibDaemon> {
     const d = await IpoibDaemon.start({
       fabric: this.paths,
       node,
       addresses,
+      ...(o.cm ? { cm: o.cm } : {}),
       log: (l) => this.logs.push(l),
       openPort: (socketPath, n) => SimHcaPort.open({ socketPath, node: n, openEndpoint: openPortEndpoint }),
     });

@@ -7,6 +7,7 @@
 import { expect } from 'chai';
 import { ETH_P_IP } from '../../src/wire/constants.js';
 import { parseIpv6 } from '../../src/wire/ip-text.js';
+import { DaemonClient, DaemonRequestError } from '../../src/ipoib/daemon/client.js';
 import type { IpoibDaemon } from '../../src/ipoib/daemon/daemon.js';
 import { icmpEcho } from '../ipoib/sim-fixture.js';
 import { DaemonLab, until } from './daemon-fixture.js';
@@ -27,7 +28,8 @@ describe('ipoibctl against a running ipoibd @ipoib-stack @cli', function () {
   before(async function () {
     lab = await DaemonLab.start();
     d1 = await lab.daemon('node1', ['192.0.2.1/24']);
-    d2 = await lab.daemon('node2', ['192.0.2.2/24']);
+    // node2 offers no connected mode (ipoibd --no-connected-mode): the UD-only case of each check.
+    d2 = await lab.daemon('node2', ['192.0.2.2/24'], { cm: { enabled: false } });
     await until('ib0 carrier on both nodes', () => d1.parent.carrier && d2.parent.carrier);
   });
   after(async function () {
@@ -35,7 +37,7 @@ describe('ipoibctl against a running ipoibd @ipoib-stack @cli', function () {
   });
 
   describe('show', function () {
-    it('shows type 32, addr_len 20 and an address of flags 0x00, the QPN and the port GID @ipoib-stack @cli @hwaddr', async function () {
+    it('shows type 32, addr_len 20 and an address of flags 0x80 (0x00 without connected mode), the QPN and the port GID @ipoib-stack @cli @hwaddr', async function () {
       const r = await lab.ctl('node1', 'show', 'ib0');
       expect(r.code, r.err).to.equal(0);
       const status = await lab.status();
@@ -44,12 +46,13 @@ describe('ipoibctl against a running ipoibd @ipoib-stack @cli', function () {
       const gid = parseIpv6(port!.gid);
       const qpn = d1.parent.qpn!;
       const qpnBytes = Buffer.from([(qpn >> 16) & 0xff, (qpn >> 8) & 0xff, qpn & 0xff]);
-      const address = colonHex(Buffer.concat([Buffer.from([0x00]), qpnBytes, gid]));
+      const address = colonHex(Buffer.concat([Buffer.from([0x80]), qpnBytes, gid]));
       expect(r.out).to.include(`link/infiniband ${address} brd 00:ff:ff:ff:ff:12:40:1b:ff:ff:00:00:00:00:00:00:ff:ff:ff:ff`);
       expect(r.out).to.match(/^ib0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 2044 state UP$/m);
       expect(r.out).to.match(/type 32 addr_len 20 carrier 1 /);
       expect(r.out).to.include('mode  datagram umcast  0000');
       expect(r.out).to.include('inet 192.0.2.1/24');
+      expect((await lab.ctl('node2', 'show', 'ib0')).out).to.match(/link\/infiniband 00:/);
     });
 
     it('prints the same facts as JSON with --json @ipoib-stack @cli @hwaddr', async function () {
@@ -59,7 +62,7 @@ describe('ipoibctl against a running ipoibd @ipoib-stack @cli', function () {
       expect(j.kind).to.equal('show');
       const i = j.interfaces[0]!;
       expect(i).to.deep.include({ name: 'ib0', type: 32, addrLen: 20, carrier: true, mode: 'datagram', umcast: 0, mtu: 2044, qpn: d1.parent.qpn });
-      expect(String(i.address).slice(0, 2)).to.equal('00');
+      expect(String(i.address).slice(0, 2)).to.equal('80');
       expect(i.flags).to.deep.equal(['BROADCAST', 'MULTICAST', 'UP', 'LOWER_UP']);
     });
 
@@ -203,7 +206,6 @@ describe('ipoibctl against a running ipoibd @ipoib-stack @cli', function () {
       ['a taken name', ['name', 'ib0'], 'EEXIST'],
       ['P_Key 0', ['pkey', '0'], 'EINVAL'],
       ['P_Key 0x8000', ['pkey', '0x8000'], 'EINVAL'],
-      ['connected mode (no connected-mode support)', ['mode', 'connected', 'name', 'cm0'], 'EINVAL'],
     ];
     for (const [what, extra, errno] of refusals) {
       it(`refuses ${what} with ${errno} @ipoib-stack @cli @pkey`, async function () {
@@ -213,6 +215,18 @@ describe('ipoibctl against a running ipoibd @ipoib-stack @cli', function () {
         expect(d1.host.list().map((i) => i.name)).to.deep.equal(['ib0']);
       });
     }
+
+    it('makes a child in connected mode where it is offered, and refuses it with EINVAL where not, leaving no child @ipoib-stack @cli @pkey', async function () {
+      const made = await lab.ctl('node1', 'link', 'add', 'link', 'ib0', 'name', 'cm0', 'type', 'ipoib', 'mode', 'connected');
+      expect(made.out, made.err).to.equal('cm0');
+      expect((await lab.ctl('node1', 'mode', 'cm0')).out).to.equal('connected');
+      expect((await lab.ctl('node1', 'mode', 'ib0')).out, 'the parent keeps its own mode').to.equal('datagram');
+      await lab.ctl('node1', 'link', 'del', 'cm0');
+      const r = await lab.ctl('node2', 'link', 'add', 'link', 'ib0', 'name', 'cm0', 'type', 'ipoib', 'mode', 'connected');
+      expect(r.code).to.equal(1);
+      expect(r.err).to.match(/^ipoibctl: link add: EINVAL: /);
+      expect(d2.host.list().map((i) => i.name)).to.deep.equal(['ib0']);
+    });
 
     it('refuses a missing link with ENODEV and a child as link with EINVAL @ipoib-stack @cli @pkey', async function () {
       expect((await lab.ctl('node1', 'link', 'add', 'link', 'ib3', 'type', 'ipoib')).err).to.match(/^ipoibctl: link add: ENODEV: /);
@@ -233,15 +247,35 @@ describe('ipoibctl against a running ipoibd @ipoib-stack @cli', function () {
       await lab.ctl('node1', 'umcast', 'ib0', '0');
     });
 
-    it('reads datagram, accepts datagram, and refuses connected and other words with EINVAL @ipoib-stack @cli', async function () {
+    it('reads datagram, accepts datagram, refuses other words with EINVAL, and connected where the address has no RC flag @ipoib-stack @cli @cm @rc', async function () {
       expect((await lab.ctl('node1', 'mode', 'ib0')).out).to.equal('datagram');
       expect((await lab.ctl('node1', 'mode', 'ib0', 'datagram')).code).to.equal(0);
-      for (const word of ['connected', 'Datagram', 'cm']) {
+      for (const word of ['Datagram', 'cm', 'connected ']) {
         const r = await lab.ctl('node1', 'mode', 'ib0', word);
         expect(r.code, word).to.equal(1);
         expect(r.err, word).to.match(/^ipoibctl: mode: EINVAL: /);
       }
+      const r = await lab.ctl('node2', 'mode', 'ib0', 'connected');
+      expect(r.err).to.match(/^ipoibctl: mode: EINVAL: connected mode is not supported/);
+      expect((await lab.ctl('node2', 'mode', 'ib0')).out).to.equal('datagram');
       expect((await lab.ctl('node1', 'mode', 'ib0')).out).to.equal('datagram');
+    });
+
+    it('switches to connected mode (MTU 65520, its Service ID in show) and back (MTU 2044), taking only the text with its newline @ipoib-stack @cli @cm @mtu', async function () {
+      expect((await lab.ctl('node1', 'mode', 'ib0', 'connected')).out).to.equal('connected');
+      const show = (await lab.ctl('node1', 'show', 'ib0')).out;
+      expect(show).to.match(/ mtu 65520 state UP$/m);
+      expect(show).to.include(`cm linux service_id 0x${(0x1000_0000_0000_0000n | BigInt(d1.parent.qpn!)).toString(16)} tx 0 rx 0 ud_mtu 2044`);
+      expect((await lab.ctl('node1', 'cm', 'ib0')).out).to.match(/^mode connected cm linux service_id 0x1/);
+      const c = await DaemonClient.connect(lab.socketOf('node1'));
+      try {
+        const bare = await c.request({ cmd: 'mode', ifname: 'ib0', value: 'datagram' }).catch((e: unknown) => e);
+        expect((bare as DaemonRequestError).body?.code, 'printf datagram (no newline)').to.equal('EINVAL');
+        expect(await c.request({ cmd: 'mode', ifname: 'ib0', value: 'datagram\n' })).to.deep.include({ mode: 'datagram' });
+      } finally {
+        c.close();
+      }
+      expect((await lab.ctl('node1', 'mtu', 'ib0')).out).to.equal('2044');
     });
 
     it('sets umcast with any value above 0 and clears it with 0 or text that does not parse @ipoib-stack @cli', async function () {

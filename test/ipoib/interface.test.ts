@@ -124,7 +124,7 @@ describe('reference IPoIB stack on the simulated fabric @fabric @multicast @arp 
     for (const x of arps) {
       expect(x.htype).to.equal(32);
       expect(x.hlen).to.equal(20);
-      expect(x.sha.flags, 'no connected mode').to.equal(0);
+      expect(x.sha.flags, 'connected mode offered: the RC flag alone').to.equal(0x80);
     }
     const request = packets.find((p) => p.payload.readUInt16BE(0) === ETH_P_ARP && p.grh);
     expect(request?.grh?.dgid.equals(broadcastMgid(0xffff)), 'the request goes to the broadcast group').to.equal(true);

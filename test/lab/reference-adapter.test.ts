@@ -121,8 +121,8 @@ describe('the reference DUT adapter over ipoibctl --json @ipoib-stack @lab @tun 
     for (const n of NODES) {
       const t = new LocalTransport({ name: n, netns: labNamespace(FABRIC, n), sudo: false });
       transports.set(n, t);
-      const socket = daemonPaths(fabricPaths(FABRIC), n).socket;
-      duts.set(n, new ReferenceIpoibAdapter(t, { ifname: 'ib0', ipoibctl: [process.execPath, IPOIBCTL_BIN, '--socket', socket] }));
+      const { socket, logFile } = daemonPaths(fabricPaths(FABRIC), n);
+      duts.set(n, new ReferenceIpoibAdapter(t, { ifname: 'ib0', ipoibctl: [process.execPath, IPOIBCTL_BIN, '--socket', socket], logFile }));
     }
     for (const n of NODES) await until(`${n} ib0 carrier`, () => dut(n).carrier());
   });
@@ -157,10 +157,10 @@ describe('the reference DUT adapter over ipoibctl --json @ipoib-stack @lab @tun 
     expect(k!.flags).to.include.members(['UP', 'LOWER_UP']);
   });
 
-  it('reports an address of flags 0x00 whose QPN and GID match ipoibctl show and the fabric status, and the broadcast address of P_Key 0xffff @hwaddr @fabric @pkey', async function () {
+  it('reports an address of flags 0x80 (connected mode offered) whose QPN and GID match ipoibctl show and the fabric status, and the broadcast address of P_Key 0xffff @hwaddr @fabric @pkey', async function () {
     if (why) return skipWithReason(this, why);
     const hw = await dut('node1').hwaddr();
-    expect(hw.flags).to.equal(0x00);
+    expect(hw.flags).to.equal(0x80);
     const port = await fabricPort('node1');
     expect(hw.gid.equals(port.gid), `GID ${hw.gid.toString('hex')} vs the fabric's ${port.gid.toString('hex')}`).to.equal(true);
     const socket = daemonPaths(fabricPaths(FABRIC), 'node1').socket;
@@ -205,7 +205,7 @@ describe('the reference DUT adapter over ipoibctl --json @ipoib-stack @lab @tun 
     expect((await d.interfaces()).map((i) => i.ifname)).to.deep.equal(['ib0']);
   });
 
-  it('creates and deletes children through link add and link del, with EEXIST and EINVAL refusals and connected mode unsupported @pkey', async function () {
+  it('creates and deletes children through link add and link del, with EEXIST and EINVAL refusals, and one in connected mode @pkey', async function () {
     if (why) return skipWithReason(this, why);
     const d = dut('node1');
     const c = await d.createChildNetlink({ name: 'h1c', pkey: 0x8001, umcast: true });
@@ -214,8 +214,9 @@ describe('the reference DUT adapter over ipoibctl --json @ipoib-stack @lab @tun 
     await expectErrno(d.createChildNetlink({ name: 'h1c' }), 'EEXIST', 'ib0.newlink');
     await expectErrno(d.createChildNetlink({ pkey: 0 }), 'EINVAL');
     await expectErrno(d.createChildNetlink({ name: 'h1d' }, 'h1c'), 'EINVAL', 'h1c.newlink');
-    const cm = await rejection(d.createChildNetlink({ name: 'h1e', mode: 'connected' }));
-    expect(cm, String(cm)).to.be.instanceOf(Unsupported).with.property('capability', 'connected-mode');
+    const cm = await d.createChildNetlink({ name: 'h1e', mode: 'connected' });
+    expect(await d.mode('h1e'), 'a netlink child made in connected mode').to.equal('connected');
+    await cm.undo();
     // Unnamed: the first free ipoib%d, the parent's P_Key.
     const unnamed = await d.createChildNetlink({});
     defer(unnamed.undo, `link del ${unnamed.ifname}`);
@@ -274,7 +275,7 @@ describe('the reference DUT adapter over ipoibctl --json @ipoib-stack @lab @tun 
     expect(await d.mtu()).to.equal(2044);
   });
 
-  it('sets umcast and its undo clears it; connected mode is unsupported and datagram needs no change', async function () {
+  it('sets umcast and its undo clears it; connected mode switches with an undo back to datagram, which needs no change', async function () {
     if (why) return skipWithReason(this, why);
     const d = dut('node1');
     const undo = await d.setUmcast(true);
@@ -282,9 +283,38 @@ describe('the reference DUT adapter over ipoibctl --json @ipoib-stack @lab @tun 
     expect(await d.umcast()).to.equal(true);
     await undo();
     expect(await d.umcast()).to.equal(false);
-    const cm = await rejection(d.setMode('connected'));
-    expect(cm, String(cm)).to.be.instanceOf(Unsupported).with.property('capability', 'connected-mode');
+    const back = await d.setMode('connected');
+    defer(back, 'datagram mode back');
+    expect([await d.mode(), await d.mtu()]).to.deep.equal(['connected', 65_520]);
+    await back();
+    expect([await d.mode(), await d.mtu()]).to.deep.equal(['datagram', 2044]);
     expect(await d.setMode('datagram'), 'already datagram').to.equal(NO_UNDO);
+  });
+
+  it('sets the debug level with an undo, refuses the kernel-only levels, and shows in the log what a raised level lets through @multicast', async function () {
+    if (why) return skipWithReason(this, why);
+    const d = dut('node1');
+    expect(await d.debugLevel('debug_level')).to.equal(0);
+    const mcast = await rejection(d.debugLevel('mcast_debug_level'));
+    expect(mcast, String(mcast)).to.be.instanceOf(Unsupported).with.property('capability', 'debug-level mcast_debug_level');
+    // umcast on logs a line at the interface's own level: hidden at 0, shown above it.
+    const quiet = await d.logMark();
+    defer(await d.setUmcast(true), 'umcast back');
+    await d.setUmcast(false);
+    const atZero = await d.logSince(quiet);
+    const undo = await d.setDebugLevel('debug_level', 3);
+    defer(undo, 'debug level back');
+    expect(await d.debugLevel('debug_level')).to.equal(3);
+    const loud = await d.logMark();
+    await d.setUmcast(true);
+    await d.setUmcast(false);
+    const raised = await d.logSince(loud);
+    await undo();
+    expect(await d.debugLevel('debug_level'), 'after the undo').to.equal(0);
+    const umcastLine = (l: string): boolean => l.includes('ib0: ignoring multicast groups joined directly by userspace');
+    expect(atZero.filter(umcastLine), `lines at level 0: ${atZero.join(' | ')}`).to.deep.equal([]);
+    expect(raised.filter(umcastLine), `lines at level 3: ${raised.join(' | ')}`).to.have.length(1);
+    expect(await d.setDebugLevel('debug_level', 0), 'already 0').to.equal(NO_UNDO);
   });
 
   it('pings across, sends a 1 MiB file intact, and then has the peer as neighbour and path in the dumps @icmp @multicast @mgid', async function () {

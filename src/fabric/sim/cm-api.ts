@@ -3,7 +3,7 @@
  * reject options), what a listener receives, and the counters it keeps. Types only, plus the
  * zeroed counters.
  */
-import type { CmKind, CmReq, CM_TRANSPORT_RC, CM_TRANSPORT_UC } from '../../wire/cm.js';
+import type { CmKind, CmRep, CmReq, CM_TRANSPORT_RC, CM_TRANSPORT_UC } from '../../wire/cm.js';
 import type { GsiAddress } from '../gsi.js';
 import type { CmConnection } from './cm-connection.js';
 import type { CmDropReason } from './cm-messages.js';
@@ -60,6 +60,19 @@ export interface CmConnectOptions {
   sl?: number;
   /** IB static-rate code (default CM_DEFAULT_PACKET_RATE). */
   packetRate?: number;
+  /**
+   * Judges the REP before the RTU goes: a refusal answers it with a REJ (MessageRejected REP)
+   * instead, and connect() rejects with CmReplyRefusedError. Default: every REP is accepted.
+   */
+  checkRep?: (rep: CmRep) => CmRepRefusal | undefined;
+}
+
+/** Why the active side refuses a REP: the REJ it sends. */
+export interface CmRepRefusal {
+  /** REJ reason (a CM_REJ_REASONS value). */
+  reason: number;
+  /** REJ private data, at most 148 octets. */
+  privateData?: Buffer;
 }
 
 export interface CmAcceptOptions {

@@ -14,6 +14,7 @@ import type { GsiAddress } from '../gsi.js';
 import type { CmError } from './cm-errors.js';
 import type { Listeners } from './cm-listeners.js';
 import type { CmTimerHandle } from './cm-timing.js';
+import type { CmRepRefusal } from './cm-api.js';
 
 export type CmState = 'IDLE' | 'REQ_SENT' | 'REQ_RCVD' | 'REP_SENT' | 'ESTABLISHED' | 'DREQ_SENT' | 'TIMEWAIT';
 
@@ -80,6 +81,8 @@ export interface ConnectionRecord {
   maxRetries: number;
   req?: CmReq;
   rep?: CmRep;
+  /** Active side: the owner's judgement of the REP (CmConnectOptions.checkRep). */
+  checkRep?: (rep: CmRep) => CmRepRefusal | undefined;
   /** Sent messages kept to answer duplicates: the REP (to a repeated REQ), the RTU (to a repeated REP), the DREP. */
   repMad?: Buffer;
   rtuMad?: Buffer;

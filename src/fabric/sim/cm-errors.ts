@@ -7,7 +7,7 @@ import { CmError } from '../../errors.js';
 import type { CmRej } from '../../wire/cm.js';
 import { cmRejReasonName } from './cm-messages.js';
 
-export { CmClosedError, CmError, CmStateError, CmTimeoutError } from '../../errors.js';
+export { CmClosedError, CmError, CmReplyRefusedError, CmStateError, CmTimeoutError } from '../../errors.js';
 
 /** The peer answered with a REJ. */
 export class CmRejectError extends CmError {

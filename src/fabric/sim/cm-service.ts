@@ -39,10 +39,12 @@
  * - What is received and not handled is counted and dropped, never thrown: another management
  *   class, a datagram that is not 256 octets, a bad base or class version, a method other than
  *   Send, and MRA/LAP/APR/SIDR (this CM does not implement them).
- * - The CM does not judge private data: REQ and REP private data go to the owners as received.
+ * - The CM does not judge private data: REQ and REP private data go to the owners as received;
+ *   an active owner may refuse a REP (checkRep), which is then answered with a REJ, not an RTU.
  */
 import {
   CM_REJ_MSG_OTHER,
+  CM_REJ_MSG_REP,
   CM_REJ_MSG_REQ,
   CM_REJ_REASONS,
   CM_TRANSPORT_RC,
@@ -65,6 +67,7 @@ import {
   type CmIncomingRequest,
   type CmListener,
   type CmRejectOptions,
+  type CmRepRefusal,
   type CmServiceEvents,
   type CmServiceOptions,
   emptyCmCounters,
@@ -77,7 +80,7 @@ import {
   type CmState,
   type ConnectionRecord,
 } from './cm-connection.js';
-import { CmClosedError, CmError, CmRejectError, CmStateError, CmTimeoutError } from './cm-errors.js';
+import { CmClosedError, CmError, CmRejectError, CmReplyRefusedError, CmStateError, CmTimeoutError } from './cm-errors.js';
 import { Listeners } from './cm-listeners.js';
 import { buildCmMad, parseCmMad } from './cm-messages.js';
 import {
@@ -329,6 +332,7 @@ export class CmService {
       return;
     }
     this.stopSending(rec);
+    if (this.refusedRep(rec, rep)) return;
     rec.remoteCommId = rep.localCommId;
     rec.remoteCaGuid = rep.localCaGuid;
     rec.remoteQpn = rep.localQpn;
@@ -339,6 +343,29 @@ export class CmService {
     rec.rtuMad = buildCmMad({ kind: 'RTU', body: rtuBody(rec.localCommId, rec.remoteCommId) }, rec.transactionId);
     this.send('RTU', rec.rtuMad, rec.remote);
     this.establish(rec);
+  }
+
+  /** The owner refused the REP (checkRep): a REJ answers it, and connect() fails. True when refused. */
+  private refusedRep(rec: ConnectionRecord, rep: CmRep): boolean {
+    let refusal: CmRepRefusal | undefined;
+    try {
+      refusal = rec.checkRep?.(rep);
+    } catch (e) {
+      refusal = { reason: CM_REJ_REASONS.consumerDefined };
+      this.events.emit('error', e);
+    }
+    if (refusal === undefined) return false;
+    try {
+      const rej = rejBody(rec.localCommId, rep.localCommId, CM_REJ_MSG_REP, refusal.reason, refusal.privateData ? { privateData: refusal.privateData } : {});
+      this.send('REJ', buildCmMad({ kind: 'REJ', body: rej }, rec.transactionId), rec.remote);
+    } catch (e) {
+      this.events.emit('error', e); // private data that does not fit: the REJ goes without it
+      const rej = rejBody(rec.localCommId, rep.localCommId, CM_REJ_MSG_REP, refusal.reason);
+      this.send('REJ', buildCmMad({ kind: 'REJ', body: rej }, rec.transactionId), rec.remote);
+    }
+    this.release(rec);
+    this.failHandshake(rec, new CmReplyRefusedError(refusal.reason));
+    return true;
   }
 
   private onRtu(rtu: CmRtu): void {
@@ -526,6 +553,7 @@ export class CmService {
       waitMs: cmResponseWaitMs(responseTimeout, this.packetLifeTime),
       maxRetries: retries,
       req,
+      ...(o.checkRep ? { checkRep: o.checkRep } : {}),
     });
     return { rec, mad };
   }

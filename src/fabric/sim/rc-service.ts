@@ -17,7 +17,8 @@
  * choice (default 14, 67 ms).
  *
  * A REJ or a CM timeout fails connectRc with RcRejectedError / RcConnectTimeoutError (the CM
- * error as `cause`), and frees the QP. A REQ whose P_Key the port lacks, or whose path MTU
+ * error as `cause`), and frees the QP; so does a REP the caller refuses (checkReply: a REJ goes
+ * back instead of the RTU; RcConnectError). A REQ whose P_Key the port lacks, or whose path MTU
  * exceeds the port's, is rejected (consumer-defined, invalid MTU) before the listener sees it.
  */
 import { randomInt } from 'node:crypto';
@@ -38,7 +39,7 @@ import type {
 } from '../hca.js';
 import type { CmConnection } from './cm-connection.js';
 import { CmRejectError, CmTimeoutError } from './cm-errors.js';
-import type { CmIncomingRequest } from './cm-api.js';
+import type { CmIncomingRequest, CmRepRefusal } from './cm-api.js';
 import type { CmService } from './cm-service.js';
 import type { RcPortEvent, RcQpPath } from './native-rc.js';
 import { type PortRc, SimRcQp } from './rc-qp.js';
@@ -95,6 +96,19 @@ function connectFailure(e: unknown, serviceId: bigint): Error {
   }
   err.cause = e;
   return err;
+}
+
+/** The owner's verdict on a REP's private data as the CM's refusal; a verdict that throws refuses (consumer-defined). */
+function refusalOf(check: NonNullable<RcConnectOptions['checkReply']>, rep: CmRep): CmRepRefusal | undefined {
+  let verdict: ReturnType<typeof check>;
+  try {
+    verdict = check(Buffer.from(rep.privateData));
+  } catch {
+    return { reason: CM_REJ_REASONS.consumerDefined };
+  }
+  if (verdict === undefined) return undefined;
+  const reason = Number.isInteger(verdict.rejectReason) && verdict.rejectReason >= 0 && verdict.rejectReason <= 0xffff ? verdict.rejectReason : CM_REJ_REASONS.consumerDefined;
+  return { reason, ...(Buffer.isBuffer(verdict.privateData) ? { privateData: verdict.privateData } : {}) };
 }
 
 class SimRcListener implements RcListener {
@@ -173,6 +187,9 @@ export class SimRcService {
       throw new ArgumentError(op, 'o.cmTimeoutMs', o.cmTimeoutMs, 'a duration above 0 and at most 600000 ms');
     }
     const privateData = bytesOpt(op, 'o.privateData', o.privateData, CM_REQ_PRIVATE_DATA_LEN);
+    const startingPsn = o.startingPsn === undefined ? undefined : uintOpt(op, 'o.startingPsn', o.startingPsn, 0, 0, 0xffffff, 'a 24-bit PSN');
+    if (o.checkReply !== undefined && typeof o.checkReply !== 'function') throw new ArgumentError(op, 'o.checkReply', o.checkReply, 'a function');
+    const checkReply = o.checkReply;
     const dgid = Buffer.from(o.dgid);
     const pkey = port.pkeys[pkeyIndex] ?? 0;
     if (this.closed) throw new RcConnectError(`${op}: the port is closed`);
@@ -195,7 +212,7 @@ export class SimRcService {
     } catch (e) {
       throw connectFailure(e, o.serviceId); // the port closed during the path query
     }
-    const receivePsn = randomInt(0, 0x1000000); // goes in the REQ: the peer sends from it
+    const receivePsn = startingPsn ?? randomInt(0, 0x1000000); // goes in the REQ: the peer sends from it
     const attrs: RcConnectionAttributes = {
       serviceId: o.serviceId,
       role: 'active',
@@ -254,6 +271,7 @@ export class SimRcService {
         rnrRetryCount: rnrRetry,
         ...(o.cmTimeoutMs !== undefined ? { timeoutMs: o.cmTimeoutMs } : {}),
         ...(cmRetries !== undefined ? { retries: cmRetries } : {}),
+        ...(checkReply ? { checkRep: (rep: CmRep) => refusalOf(checkReply, rep) } : {}),
       });
     } catch (e) {
       qp.abandon();

@@ -42,7 +42,7 @@ function parseLinkAdd(args: readonly string[]): DaemonCall {
   return call as DaemonCall;
 }
 
-const IF_ONLY = new Set(['stats', 'mcg', 'path', 'pkey', 'parent', 'down']);
+const IF_ONLY = new Set(['stats', 'mcg', 'path', 'pkey', 'parent', 'down', 'cm']);
 
 /** The command line after the global options → one protocol request. */
 export function parseCommand(rest: readonly string[]): DaemonCall {
@@ -77,6 +77,9 @@ export function parseCommand(rest: readonly string[]): DaemonCall {
       want(0, 1);
       return args[0] === undefined ? { cmd: 'show' } : { cmd: 'show', ifname: ifname() };
     case 'mode':
+      want(1, 2);
+      // Written as `echo WORD > mode` writes it: with its newline, which the kernel's comparison includes.
+      return args[1] === undefined ? { cmd, ifname: ifname() } : { cmd, ifname: ifname(), value: `${args[1]}\n` };
     case 'umcast':
       want(1, 2);
       return args[1] === undefined ? { cmd, ifname: ifname() } : { cmd, ifname: ifname(), value: args[1] };

@@ -13,6 +13,7 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { FabricRunError } from '../../errors.js';
 import type { HcaPort } from '../../fabric/hca.js';
 import { type FabricRunPaths, inspectRunDir } from '../../fabric/sim/run-dir.js';
+import type { IpoibCmOptions } from '../cm/cm-config.js';
 import { defectBanner, Defects } from '../defects.js';
 import { IpoibHost } from '../host.js';
 import type { IpoibInterface } from '../interface.js';
@@ -41,6 +42,8 @@ export interface IpoibDaemonOptions {
   socket?: string;
   /** TEST ONLY: seeded defects every interface commits (`ipoibd --defect`); default none. */
   defects?: Defects;
+  /** Connected mode of every interface (offered or not, Service-ID profile, passive cap, idle reaping); default the kernel's. */
+  cm?: IpoibCmOptions;
   log?: (line: string) => void;
   openPort: (socketPath: string, node: string) => Promise<HcaPort>;
   /**
@@ -94,7 +97,7 @@ export class IpoibDaemon {
     const tracked = trackLeaves(inner);
     const debugLevels = new Map<string, number>();
     const host = new IpoibHost({
-      interfaceDefaults: { defects },
+      interfaceDefaults: { defects, ...(o.cm ? { cm: o.cm } : {}) },
       log: (line) => {
         const ifname = line.slice(0, Math.max(0, line.indexOf(':')));
         if (daemonShows(line, debugLevels.get(ifname) ?? 0)) log(line);

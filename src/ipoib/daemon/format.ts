@@ -4,6 +4,7 @@
  * debugfs files for mcg/path, `ip neigh` for neigh (flush prints nothing, as `ip neigh flush`
  * does), `ip addr` for the stack's addresses.
  */
+import type { CmConnectionInfo, CmStatus } from '../cm/cm-manager.js';
 import type { HandlerResult, ShowResult } from './handlers.js';
 
 function showLines(i: ShowResult): string[] {
@@ -14,9 +15,22 @@ function showLines(i: ShowResult): string[] {
     `    link/infiniband ${i.address} brd ${i.broadcast}`,
     `    ipoib pkey  ${pkey} mode  ${i.mode} umcast  ${i.umcast.toString(16).padStart(4, '0')}`,
     `    type ${i.type} addr_len ${i.addrLen} carrier ${i.carrier ? 1 : 0} qpn 0x${(i.qpn ?? 0).toString(16).padStart(6, '0')} qkey 0x${i.qkey.toString(16).padStart(8, '0')} kind ${i.childType}`,
+    `    ${cmText(i.cm)} ud_mtu ${i.udMtu}`,
     ...i.ipv4.map((a) => `    inet ${a}`),
     ...i.ipv6.map((a) => `    inet6 ${a}`),
   ];
+}
+
+/** Connected mode in one line: `cm off`, or the profile, the Service ID listened on and the connections each way. */
+function cmText(cm: CmStatus): string {
+  return cm.supported ? `cm ${cm.profile} service_id ${cm.serviceId ?? 'none'} tx ${cm.tx} rx ${cm.rx}` : 'cm off';
+}
+
+/** `ipoibctl cm`: one line per connection. */
+function connectionLines(c: CmConnectionInfo): string {
+  const qpn = (n: number | null): string => (n === null ? '-' : `0x${n.toString(16).padStart(6, '0')}`);
+  const mtu = c.mtu === null ? '' : ` mtu ${c.mtu}`;
+  return `${c.direction} ${c.peer} ud_qpn ${qpn(c.peerUdQpn)} qpn ${qpn(c.localQpn)} remote_qpn ${qpn(c.remoteQpn)} ${c.state}${mtu} age ${Math.round(c.ageMs / 1000)}s`;
 }
 
 /** A daemon running with seeded defects says so first, so no one mistakes it for a conforming stack. */
@@ -33,6 +47,8 @@ export function formatResult(r: HandlerResult): string[] {
       return [...defectLines(r.defects), ...r.interfaces.flatMap(showLines)];
     case 'mode':
       return [r.mode];
+    case 'cm':
+      return [`mode ${r.mode} ${cmText(r.status)}`, ...r.connections.map(connectionLines)];
     case 'umcast':
       return [String(r.umcast)];
     case 'mtu':

@@ -8,7 +8,8 @@
  */
 import { IpoibControlError } from '../../errors.js';
 import type { IpoibHost } from '../host.js';
-import type { InterfaceInfo, IpoibInterface } from '../interface.js';
+import type { CmConnectionInfo, CmStatus } from '../cm/cm-manager.js';
+import type { InterfaceInfo, IpoibInterface, IpoibMode } from '../interface.js';
 import type { McastGroupInfo } from '../mcast-manager.js';
 import type { NeighbourInfo } from '../neighbours.js';
 import type { DataPlaneBinding } from './daemon.js';
@@ -35,7 +36,8 @@ export type HandlerResult =
   /** `defects`: the seeded defects the daemon runs with (empty for a conforming stack), so a report can tell. */
   | { kind: 'hello'; pid: number; node: string; fabric: string; interfaces: string[]; defects: string[] }
   | { kind: 'show'; interfaces: ShowResult[]; defects: string[] }
-  | { kind: 'mode'; ifname: string; mode: 'datagram' }
+  | { kind: 'mode'; ifname: string; mode: IpoibMode }
+  | { kind: 'cm'; ifname: string; mode: IpoibMode; status: CmStatus; connections: CmConnectionInfo[] }
   | { kind: 'umcast'; ifname: string; umcast: 0 | 1 }
   | { kind: 'mtu'; ifname: string; mtu: number; adminMtu: number; mcastMtu: number }
   | { kind: 'stats'; ifname: string; stats: StatsResult }
@@ -100,6 +102,12 @@ function addressesOf(i: IpoibInterface): HandlerResult {
 
 const hex4 = (n: number): string => `0x${n.toString(16).padStart(4, '0')}`;
 
+/** What sysfs `mode` takes, exactly (ipoib's mode_store compares with strcmp). */
+const MODE_TEXT: ReadonlyMap<string, IpoibMode> = new Map([
+  ['datagram\n', 'datagram'],
+  ['connected\n', 'connected'],
+]);
+
 /**
  * An interface's counters with its data plane's folded in. With a TUN data plane every received
  * frame crosses the plane (it punts ARP, ND and the unusual to the stack), so receive counts are
@@ -138,12 +146,17 @@ export async function handle(ctx: HandlerContext, r: DaemonRequest): Promise<Han
     case 'mode': {
       const i = iface(ctx, r.ifname, `${r.ifname}.mode`);
       if (r.value !== undefined) {
-        // The kernel compares the whole written text, newline included, case-sensitively.
-        const word = r.value.endsWith('\n') ? r.value.slice(0, -1) : r.value;
-        if (word !== 'datagram' && word !== 'connected') throw new IpoibControlError(`${r.ifname}.mode`, 'EINVAL', `"${word}" is neither datagram nor connected`);
+        // The kernel compares the whole written text, newline included, case-sensitively:
+        // `echo connected` works, `printf connected` is EINVAL.
+        const word = MODE_TEXT.get(r.value);
+        if (word === undefined) throw new IpoibControlError(`${r.ifname}.mode`, 'EINVAL', `${JSON.stringify(r.value)} is neither "datagram\\n" nor "connected\\n"`);
         i.setMode(word);
       }
       return { kind: 'mode', ifname: i.name, mode: i.mode };
+    }
+    case 'cm': {
+      const i = iface(ctx, r.ifname, `${r.ifname}.cm`);
+      return { kind: 'cm', ifname: i.name, mode: i.mode, status: i.info().cm, connections: i.connections() };
     }
     case 'umcast': {
       const i = iface(ctx, r.ifname, `${r.ifname}.umcast`);

@@ -87,12 +87,35 @@ function isIpoibd(pid: number): boolean {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** What to start on one lab node: its fabric node, the addresses of its ib0, seeded defects (test builds only). */
+/** What to start on one lab node: its fabric node, the addresses of its ib0, connected mode, seeded defects (test builds only). */
 export interface LabNodeSpec {
   node: string;
   /** IPv4/IPv6 CIDRs; the first IPv4 and IPv6 ones are reported as the node's addresses. */
   addresses: readonly string[];
   defects?: readonly string[];
+  /** Connected mode of the node's ipoibd (ipoibd's --cm-* options); default offered, Linux profile. */
+  cm?: LabNodeCm;
+}
+
+export interface LabNodeCm {
+  /** false: a UD-only node (--no-connected-mode). */
+  enabled?: boolean;
+  profile?: 'linux' | 'rfc';
+  maxPassive?: number;
+  idleMs?: number;
+  reapIntervalMs?: number;
+}
+
+/** ipoibd's command-line options for a node's connected-mode settings. */
+export function cmArgs(cm: LabNodeCm | undefined): string[] {
+  if (!cm) return [];
+  const out: string[] = [];
+  if (cm.enabled === false) out.push('--no-connected-mode');
+  if (cm.profile !== undefined) out.push('--cm-profile', cm.profile);
+  if (cm.maxPassive !== undefined) out.push('--cm-max-passive', String(cm.maxPassive));
+  if (cm.idleMs !== undefined) out.push('--cm-idle-ms', String(cm.idleMs));
+  if (cm.reapIntervalMs !== undefined) out.push('--cm-reap-interval-ms', String(cm.reapIntervalMs));
+  return out;
 }
 
 /** The default specs of `fabric up --ipoib`: node i gets labAddresses(i). */
@@ -123,6 +146,7 @@ export async function startLabNodes(p: FabricRunPaths, nodes: readonly LabNodeSp
       const args = [bin, '--fabric', p.name, '--node', node, '--netns', netns];
       for (const a of spec.addresses) args.push('--address', a);
       for (const d of spec.defects ?? []) args.push('--defect', d);
+      args.push(...cmArgs(spec.cm));
       const child = spawn(process.execPath, args, {
         detached: true,
         stdio: ['ignore', out, out],

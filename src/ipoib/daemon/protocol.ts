@@ -19,6 +19,7 @@ const onIf = <C extends string>(cmd: C) => z.object({ id, cmd: z.literal(cmd), i
 export const daemonRequestSchema = z.discriminatedUnion('cmd', [
   z.object({ id, cmd: z.literal('hello') }).strict(),
   z.object({ id, cmd: z.literal('show'), ifname: ifname.optional() }).strict(),
+  /** `value`: the text as written to sysfs `mode`, newline included (`echo connected` writes "connected\n"). */
   z.object({ id, cmd: z.literal('mode'), ifname, value: sysfsText.optional() }).strict(),
   z.object({ id, cmd: z.literal('umcast'), ifname, value: sysfsText.optional() }).strict(),
   z.object({ id, cmd: z.literal('mtu'), ifname, value: z.number().int().min(0).max(0x7fffffff).optional() }).strict(),
@@ -26,6 +27,8 @@ export const daemonRequestSchema = z.discriminatedUnion('cmd', [
   onIf('mcg'),
   onIf('path'),
   onIf('neigh'),
+  /** Connected mode: whether it is offered, the Service ID listened on, the RC connections both ways. */
+  onIf('cm'),
   /** `ip neigh flush dev IF` plus a path flush. */
   onIf('neigh_flush'),
   onIf('pkey'),

@@ -37,13 +37,17 @@
  * with it; sockets bound to the old device see it go). The host's own multicast memberships
  * (/proc/net/igmp, igmp6 in the namespace, read in-process by a native thread that enters it:
  * proc-net.ts) are polled (observeHostGroups, every 500 ms by default) and become full-member joins, so a join or leave takes up to one poll interval to
- * reach the fabric; joinGroup() remains for groups the kernel does not hold. The P_Key must be in the
- * port's table at open() (the UD QP must exist to bind the data plane), else StateError
- * `no-pkey`.
+ * reach the fabric; joinGroup() remains for groups the kernel does not hold. A child whose P_Key
+ * is absent from the port's table at open() comes up as Linux's does: the TUN device exists and
+ * is up, without carrier. Its data plane sits on a placeholder UD QP of the node's own (P_Key
+ * index 0, a random Q_Key nobody is told, no groups attached, no neighbours), which only keeps
+ * the TUN device; when the P_Key appears the interface makes its real QP and the data plane
+ * is rebound to it, as after any QP change.
  *
  * Sim provider only: the data plane needs the port's native SimEndpoint.
  */
-import { ArgumentError, RcSendQueueFullError, StateError } from '../errors.js';
+import { randomInt } from 'node:crypto';
+import { ArgumentError, RcSendQueueFullError } from '../errors.js';
 import type { HcaPort, RcQp, UdCompletion } from '../fabric/hca.js';
 import { SimEndpoint } from '../fabric/sim/native-endpoint.js';
 import { ETH_P_IP, ETH_P_IPV6, IPOIB_HEADER_LEN, IPV4_MIN_MTU, LID_MULTICAST_BASE } from '../wire/constants.js';
@@ -153,6 +157,8 @@ export class IpoibNode {
     /** What the TUN device gets: the addresses and the link-local one. */
     private readonly kernelAddresses: readonly string[],
     private readonly log: (line: string) => void,
+    /** The QP the data plane was opened on while the P_Key was absent; destroyed once unused. */
+    private placeholderQpn: number | undefined,
   ) {
     this.lid = endpoint.lid;
   }
@@ -172,22 +178,26 @@ export class IpoibNode {
     const added: string[] = [];
     let plane: TunDataPlane | undefined;
     let node: IpoibNode | undefined;
+    let placeholder: number | undefined;
     try {
       for (const cidr of o.addresses ?? []) {
         iface.addAddress(cidr);
         added.push(cidr);
       }
       await iface.open();
-      const qpn = iface.qpn;
-      const pkeyIndex = findPkeyIndex(o.port.attributes().pkeys, iface.pkey);
-      if (qpn === undefined || pkeyIndex === undefined) {
-        // No UD QP yet: the interface waits for its P_Key to appear (state 'no-pkey').
-        throw new StateError(`IpoibNode.open(${o.ifname})`, iface.state);
-      }
       const endpoint = endpointOf(o.port);
+      let qpn = iface.qpn;
+      let pkeyIndex = findPkeyIndex(o.port.attributes().pkeys, iface.pkey);
+      if (qpn === undefined || pkeyIndex === undefined) {
+        // No UD QP yet: the interface waits for its P_Key to appear (state 'no-pkey'). The TUN
+        // device still has to exist (up, no carrier, as Linux's child): see the file comment.
+        placeholder = endpoint.createUdQp({ qkey: randomInt(1, 0x80000000), pkeyIndex: 0 });
+        qpn = placeholder;
+        pkeyIndex = 0;
+      }
       plane = openPlane(o.ifname, o.netns, endpoint, iface, qpn, pkeyIndex);
       const kernelAddresses = [...(o.addresses ?? []), `${iface.linkLocal()}/64`];
-      node = new IpoibNode(iface, plane, o.netns, link, new FastPathTables(iface, plane), endpoint, o.port, owns, added, kernelAddresses, log);
+      node = new IpoibNode(iface, plane, o.netns, link, new FastPathTables(iface, plane), endpoint, o.port, owns, added, kernelAddresses, log, placeholder);
       node.wire();
       await node.configureLink();
       if (o.observeHostGroups !== false) node.observeHostGroups(o.hostGroupSource ?? nativeMembershipSource(o.netns), o.hostGroupPollMs);
@@ -198,6 +208,7 @@ export class IpoibNode {
           await node.close();
         } else {
           await plane?.close();
+          if (placeholder !== undefined) endpointOf(o.port).destroyQp(placeholder);
           if (owns) await iface.destroy();
           else await takeBack(iface, added);
         }
@@ -267,6 +278,11 @@ export class IpoibNode {
       this.tables.clear();
       try {
         await this.plane.close();
+      } catch (e) {
+        failures.push(e as Error);
+      }
+      try {
+        this.dropPlaceholder();
       } catch (e) {
         failures.push(e as Error);
       }
@@ -465,12 +481,21 @@ export class IpoibNode {
       });
   }
 
+  /** Destroys the placeholder QP once no data plane sits on it. */
+  private dropPlaceholder(): void {
+    const qpn = this.placeholderQpn;
+    if (qpn === undefined) return;
+    this.placeholderQpn = undefined;
+    if (!this.endpoint.closed) this.endpoint.destroyQp(qpn);
+  }
+
   /** Closes the data plane (its TUN device goes, with its addresses) and opens one on the interface's QP. */
   private async rebind(): Promise<void> {
     const old = this.planeNow;
     await this.link.undo();
     old.onPunt(null);
     await old.close();
+    this.dropPlaceholder();
     const qpn = this.iface.qpn;
     const pkeyIndex = findPkeyIndex(this.port.attributes().pkeys, this.iface.pkey);
     if (this.closing || qpn === undefined || pkeyIndex === undefined) return;

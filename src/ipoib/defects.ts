@@ -15,7 +15,7 @@ import { UsageError } from '../errors.js';
 export interface DefectInfo {
   /** One sentence: what is wrong. */
   readonly summary: string;
-  /** IDs of REQUIREMENTS rows the defect violates. */
+  /** IDs of catalogue rows (REQUIREMENTS or LINUX_REQUIREMENTS) the defect violates. */
   readonly requirements: readonly string[];
   /** IDs of ROBUSTNESS_PROBES rows whose expectation the defect breaks. */
   readonly probes: readonly string[];
@@ -170,9 +170,9 @@ export const DEFECTS = {
   },
   'cm-mode-mtu-unchanged': {
     summary: 'Switching to connected mode leaves the MTU as it was (2044) instead of setting the connected-mode MTU 65520.',
-    requirements: ['RFC4755-5-d'],
+    requirements: ['LINUX-MODE-b', 'RFC4755-5-d'],
     probes: [],
-    visibleAs: 'mtu in ipoibctl show (and the TUN device MTU) stays 2044 after mode connected (the kernel-semantics row LINUX-MODE-b says 65520); no host packet larger than 2044 octets ever crosses an RC connection.',
+    visibleAs: 'mtu in ipoibctl show (and the TUN device MTU) stays 2044 after mode connected (LINUX-MODE-b: 65520); no host packet larger than 2044 octets ever crosses an RC connection.',
   },
 } as const satisfies Record<string, DefectInfo>;
 

@@ -75,7 +75,7 @@ import { strtoulBase0 } from './kernel-text.js';
 import { type McastGroupInfo, McastManager, mgidAsSent } from './mcast-manager.js';
 import { checkConnectedMtu, DatagramMtu } from './mtu.js';
 import { allNodesAddress, parseNd, solicitedNodeAddress } from './nd-messages.js';
-import { type IpFamily, NEIGH_GC_INTERVAL_MS, NEIGH_IDLE_LIMIT_MS, type NeighbourInfo, NeighbourTable } from './neighbours.js';
+import { type IpFamily, NEIGH_GC_INTERVAL_MS, NEIGH_IDLE_LIMIT_MS, type NeighbourInfo, NeighbourTable, type NeighbourTimers } from './neighbours.js';
 import { PATH_QUERY_TIMEOUT_MS, PathTable } from './paths.js';
 import { findPkeyIndex, withFullBit } from './pkey-table.js';
 import { IcmpRateLimit, tooBigIcmp } from './pmtu.js';
@@ -130,6 +130,8 @@ export interface IpoibInterfaceOptions {
   joinTimeoutMs?: number;
   /** SA timeout for path queries; default 1000 ms, the kernel's. */
   pathTimeoutMs?: number;
+  /** Neighbour revalidation timers (reachable time, delay, retransmit); default the kernel's 30 s, 5 s, 1 s (neighbours.ts). */
+  neighbourTimers?: Partial<NeighbourTimers>;
   /** Connected mode (RFC 4755): offered or not, Service-ID profile, passive cap, idle reaping (cm/cm-config.ts). */
   cm?: IpoibCmOptions;
   /** TEST ONLY: known non-conformances to commit (src/ipoib/defects.ts); default none. */
@@ -291,13 +293,17 @@ export class IpoibInterface implements IpoibHostSide {
       post: (dest, f) => this.post(dest, f),
       pathFailed: (dgid) => this.neigh.removeByGid(dgid),
     });
-    this.neigh = new NeighbourTable({
-      clock: this.clock,
-      counters: this.counters,
-      log: say,
-      solicit: (ip, family) => this.resolver.solicit(ip, family),
-      sendTo: (hw, f) => this.sendTo(hw, f),
-    });
+    this.neigh = new NeighbourTable(
+      {
+        clock: this.clock,
+        counters: this.counters,
+        log: say,
+        solicit: (ip, family, to) => this.resolver.solicit(ip, family, to),
+        sendTo: (hw, f) => this.sendTo(hw, f),
+        addressChanged: () => this.neighbourMoved(),
+      },
+      o.neighbourTimers,
+    );
     this.resolver = new Resolver({
       counters: this.counters,
       addresses: this.addresses,
@@ -308,6 +314,7 @@ export class IpoibInterface implements IpoibHostSide {
       ipv6Mgid: (group) => mgidForIpv6Group(formatIpv6(group), this.pkeyValue, this.scope),
       sendMulticast: (mgid, f) => this.mcast.send(mgid, f),
       sendReply: (hw, f) => this.sendReply(hw, f),
+      sendProbe: (hw, f) => this.paths.send(hw.gid, hw.qpn, f),
       defects: this.defects,
     });
     this.cm = new IpoibCm({
@@ -470,7 +477,8 @@ export class IpoibInterface implements IpoibHostSide {
     const byGid = new Map(this.paths.rows().filter((r) => r.dlid !== 0).map((r) => [r.dgid.toString('hex'), r] as const));
     const out: FastPathNeighbour[] = [];
     for (const n of this.neigh.list()) {
-      if (n.state !== 'reachable' || n.lladdr === null) continue;
+      // Stale, delayed and probed entries are still used, as the host keeps sending to them.
+      if (n.lladdr === null) continue;
       const hw = parseHwAddr(n.lladdr);
       const path = byGid.get(hw.gid.toString('hex'));
       if (!path) continue;
@@ -528,7 +536,10 @@ export class IpoibInterface implements IpoibHostSide {
     });
   }
 
-  /** Admin down: carrier off, every group left, paths dropped, connections ended; the QP (and its QPN) stays. */
+  /**
+   * Admin down: carrier off, every group left, paths and neighbours dropped (as the host flushes
+   * a device's ARP and ND entries when it goes down), connections ended; the QP (and its QPN) stays.
+   */
   close(): Promise<void> {
     return this.run(async () => {
       if (!this.adminUp) return;
@@ -536,6 +547,7 @@ export class IpoibInterface implements IpoibHostSide {
       this.gcTimer.cancel();
       this.cm.stop();
       this.goDown();
+      this.neigh.clear();
       this.setState('down');
     });
   }
@@ -587,6 +599,16 @@ export class IpoibInterface implements IpoibHostSide {
 
   private configChanged(): void {
     for (const l of this.configListeners) l();
+  }
+
+  /**
+   * A neighbour's address changed (revalidation found it moved, or dropped it to resolve it
+   * again): a sending connection to the old address ends at once, since its peer QP is gone
+   * with it, and a fast path takes the new address now rather than at its next poll.
+   */
+  private neighbourMoved(): void {
+    this.cm.retainTx(this.neigh.list().flatMap((n) => (n.lladdr === null ? [] : [parseHwAddr(n.lladdr)])));
+    this.configChanged();
   }
 
   /**

@@ -1,7 +1,8 @@
 /**
  * IPv6 Neighbor Discovery over IPoIB as the stack sends and accepts it (RFC 4861 with the
  * 20-octet link-layer option of RFC 4391 §9.3): whole IPv6 packets, hop limit 255.
- * - NS: to the target's solicited-node group, with our address in a source option;
+ * - NS: to the target's solicited-node group (a revalidation probe: to the target itself),
+ *   with our address in a source option;
  * - NA: unicast to the soliciting node (to all-nodes when it solicited from ::), flags S and
  *   O set, our address in a target option.
  *
@@ -60,9 +61,9 @@ function packet(src: Buffer, dst: Buffer, message: NdMessage): Buffer {
   return encodeToBuffer(ipv6Packet, makeIpv6Packet({ src, dst, nextHeader: IPPROTO_ICMPV6, hopLimit: ND_HOP_LIMIT, payload: body }));
 }
 
-/** A neighbor solicitation for `target` from `src`, to the target's solicited-node group. */
-export function buildNeighborSolicitation(src: Buffer, target: Buffer, sourceHw: IpoibHwAddr, defects: Defects = Defects.NONE): Buffer {
-  return packet(src, solicitedNodeAddress(target), {
+/** A neighbor solicitation for `target` from `src`, to the target's solicited-node group (or to `dst`: a unicast probe goes to the target itself). */
+export function buildNeighborSolicitation(src: Buffer, target: Buffer, sourceHw: IpoibHwAddr, defects: Defects = Defects.NONE, dst: Buffer = solicitedNodeAddress(target)): Buffer {
+  return packet(src, dst, {
     type: ICMPV6_NS,
     code: 0,
     checksum: 0,

@@ -7,9 +7,12 @@
  *   is ignored.
  * - NS for one of our addresses: learn the sender from its source option and answer with a
  *   solicited NA to it; an NS from :: (a DAD probe) is answered to all-nodes.
- * - NA: updates the neighbour of its target (it never creates one).
+ * - NA: updates the neighbour of its target (it never creates one); a solicited NA without a
+ *   target option (as Linux answers a unicast NS) confirms the address the entry holds.
  * - Asking: an ARP request to the broadcast group, or an NS to the target's solicited-node
- *   group (a send-only join when we are not in it).
+ *   group (a send-only join when we are not in it); a revalidation probe is the same request
+ *   sent unicast to the cached address over UD (the NS then to the target's own IP address),
+ *   as the host's unicast probes go.
  */
 import { ARP_OP_REQUEST, ETH_P_ARP, ETH_P_IPV6 } from '../wire/constants.js';
 import type { IpoibHwAddr } from '../wire/ipoib-hwaddr.js';
@@ -35,6 +38,8 @@ export interface ResolverEnv {
   sendMulticast(mgid: Buffer, frame: Buffer): void;
   /** Sends an ARP reply or NA to the peer that asked (over UD, through the path table). */
   sendReply(to: IpoibHwAddr, frame: Buffer): void;
+  /** Sends a unicast ARP request or NS (a revalidation probe) over UD, through the path table. */
+  sendProbe(to: IpoibHwAddr, frame: Buffer): void;
   /** Seeded defects the ARP and ND messages carry (test builds). */
   readonly defects: Defects;
 }
@@ -68,6 +73,7 @@ export class Resolver {
     this.env.counters.inc('rx_nd');
     if (nd.kind === 'na') {
       if (nd.targetHw) this.env.neigh.learn(formatIpv6(nd.target), 6, nd.targetHw, false);
+      else if (nd.solicited) this.env.neigh.confirm(formatIpv6(nd.target));
       return;
     }
     if (!this.env.addresses.has(formatIpv6(nd.target))) return;
@@ -89,20 +95,28 @@ export class Resolver {
     this.env.counters.inc('nd_adverts_sent');
   }
 
-  /** One ARP request (to the broadcast group) or NS (to the solicited-node group) for `ip`. */
-  solicit(ip: string, family: IpFamily): void {
+  /**
+   * One ARP request (to the broadcast group) or NS (to the solicited-node group) for `ip`; with
+   * `to`, unicast to that address instead (a revalidation probe).
+   */
+  solicit(ip: string, family: IpFamily, to?: IpoibHwAddr): void {
     const me = this.env.hwAddr();
     if (family === 4) {
       const src = this.env.addresses.sourceFor(4, parseIpv4(ip));
-      const request = buildArpRequest(me, src?.ip ?? '0.0.0.0', ip, this.env.defects);
-      this.env.sendMulticast(this.env.broadcastMgid(), frame(ETH_P_ARP, request));
+      const request = frame(ETH_P_ARP, buildArpRequest(me, src?.ip ?? '0.0.0.0', ip, this.env.defects));
+      if (to) this.env.sendProbe(to, request);
+      else this.env.sendMulticast(this.env.broadcastMgid(), request);
       this.env.counters.inc('arp_requests_sent');
       return;
     }
     const target = parseIpv6(ip);
     const src = this.env.addresses.sourceFor(6, target) ?? this.env.addresses.linkLocal;
-    const ns = buildNeighborSolicitation(src.bytes, target, me, this.env.defects);
-    this.env.sendMulticast(this.env.ipv6Mgid(solicitedNodeAddress(target)), frame(ETH_P_IPV6, ns));
+    if (to) {
+      this.env.sendProbe(to, frame(ETH_P_IPV6, buildNeighborSolicitation(src.bytes, target, me, this.env.defects, target)));
+    } else {
+      const ns = buildNeighborSolicitation(src.bytes, target, me, this.env.defects);
+      this.env.sendMulticast(this.env.ipv6Mgid(solicitedNodeAddress(target)), frame(ETH_P_IPV6, ns));
+    }
     this.env.counters.inc('nd_solicits_sent');
   }
 }

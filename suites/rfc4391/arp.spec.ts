@@ -5,18 +5,119 @@
  *
  * The probe plays a neighbour at 192.0.2.2xx: it asks over the broadcast group, reads the
  * reply on its QPs and on the fabric tap, and sends ICMP echo to check the learnt addresses work.
+ * For §9.4's revalidation (a long case) it plays a host the DUT pings, which answers ARP and
+ * echo requests and then moves to a new QP without telling anyone.
  */
 import { expect } from 'chai';
-import { ARP_OP_REPLY, ARP_OP_REQUEST, ARPHRD_INFINIBAND, ETH_P_IP, IPOIB_HWADDR_LEN, MAD_METHOD_GET, MAD_METHOD_GET_TABLE, SA_ATTR_PATH_RECORD } from '../../src/wire/constants.js';
+import type { ProbeQp } from '../../src/lab/probe.js';
+import { encodeToBuffer } from '../../src/wire/codec.js';
+import {
+  ARP_OP_REPLY,
+  ARP_OP_REQUEST,
+  ARPHRD_INFINIBAND,
+  ETH_P_IP,
+  ICMP_ECHO_REPLY,
+  ICMP_ECHO_REQUEST,
+  IPOIB_HWADDR_LEN,
+  IPPROTO_ICMP,
+  JOIN_STATE_FULL,
+  MAD_METHOD_GET,
+  MAD_METHOD_GET_TABLE,
+  MCAST_QPN,
+  SA_ATTR_PATH_RECORD,
+} from '../../src/wire/constants.js';
+import { icmpv4Message, withIcmpChecksum } from '../../src/wire/icmp.js';
 import { formatHwAddr, type IpoibHwAddr } from '../../src/wire/ipoib-hwaddr.js';
-import { formatGid } from '../../src/wire/mgid.js';
+import { ipv4Packet, makeIpv4Packet } from '../../src/wire/ipv4.js';
+import { broadcastMgid, formatGid } from '../../src/wire/mgid.js';
 import { arpFrames, frameSummary, saMadSummary, saRequests, uniqueFrames } from '../harness/capture-views.js';
-import { conformance } from '../harness/conformance.js';
-import { dutOnFabric, peerHwAddr } from '../harness/fabric-view.js';
-import { arpFrame, echoFrame, isArpReply, isEchoReply, rawArp } from '../harness/frames.js';
+import { type Case, conformance } from '../harness/conformance.js';
+import { type DutOnFabric, dutOnFabric, peerHwAddr } from '../harness/fabric-view.js';
+import { arpFrame, arpOf, echoFrame, ipoibFrame, ipv4Of, isArpReply, isEchoReply, rawArp } from '../harness/frames.js';
 import { hex2, hex4, hex6, hex8 } from '../harness/hex.js';
 import { resolvePeerAfresh } from '../harness/node-actions.js';
-import { ANSWER_MS, frameOrNull, openQp, probeHwAddr, probeOnBroadcast, sendToDut, sendToGroup } from '../harness/probe-helpers.js';
+import { sleep } from '../harness/poll.js';
+import { ANSWER_MS, attachQp, broadcastRecord, forgetProbeAfter, frameOrNull, joinFromProbe, openQp, probeHwAddr, probeOnBroadcast, sendToDut, sendToGroup } from '../harness/probe-helpers.js';
+
+/** Cases longer than the certification's budget run only with this set to 1. */
+const LONG_CASES_ENV = 'IPOIB_SUITE_LONG';
+/**
+ * How long after a peer's QPN changed a DUT may take to send to the new one: Linux's reachable
+ * time (30 s × up to 1.5) counted from the last confirmation, DELAY 5 s, 3 unicast probes 1 s
+ * apart, then a broadcast request answered at once; rounded up.
+ */
+const REVALIDATION_BOUND_MS = 60_000;
+/** The first resolution of the probe's address by the DUT's ping. */
+const RESOLVED_WITHIN_MS = 5_000;
+const SETTLE_BEFORE_MOVE_MS = 2_000;
+const PING_INTERVAL_S = 0.5;
+const REPLY_SETTLE_MS = 1_000;
+/** How often the probe host looks at what arrived. */
+const ANSWER_POLL_MS = 20;
+
+/** The IPv4 ICMP echo request to `dst` in a payload (its packet and message); null for anything else. */
+function echoRequestFor(payload: Buffer, dst: string): { src: string; dst: string; identifier: number; sequence: number; data: Buffer } | null {
+  const p = ipv4Of(payload);
+  if (!p || p.header.protocol !== IPPROTO_ICMP || p.header.dst !== dst || p.payload[0] !== ICMP_ECHO_REQUEST) return null;
+  const m = icmpv4Message.decode(p.payload, 0).value;
+  return m.type === ICMP_ECHO_REQUEST ? { src: p.header.src, dst: p.header.dst, identifier: m.identifier, sequence: m.sequence, data: m.data } : null;
+}
+
+/** The IPoIB frame with the echo reply to an echo request. */
+function echoReplyFrame(r: NonNullable<ReturnType<typeof echoRequestFor>>): Buffer {
+  const icmp = encodeToBuffer(icmpv4Message, withIcmpChecksum({ type: ICMP_ECHO_REPLY, code: 0, checksum: 0, identifier: r.identifier, sequence: r.sequence, data: r.data }));
+  return ipoibFrame(ETH_P_IP, encodeToBuffer(ipv4Packet, makeIpv4Packet({ src: r.dst, dst: r.src, protocol: IPPROTO_ICMP, identification: r.sequence, payload: icmp })));
+}
+
+/**
+ * A host at `ip` on a probe QP: it answers the DUT's ARP requests for `ip` (broadcast or
+ * unicast) with its QP's address, and the DUT's echo requests to `ip`, and nothing else (no
+ * gratuitous ARP). moveTo() makes it answer from another QP from then on.
+ */
+class ProbeIpHost {
+  readonly answered = { arp: 0, echo: 0 };
+  private handled = 0;
+  private readonly timer: ReturnType<typeof setInterval>;
+
+  constructor(
+    private readonly t: Case,
+    private readonly dut: DutOnFabric,
+    private readonly ip: string,
+    private qp: ProbeQp,
+    private readonly qkey: number,
+  ) {
+    this.timer = setInterval(() => this.answer(), ANSWER_POLL_MS);
+  }
+
+  moveTo(qp: ProbeQp): void {
+    this.qp = qp;
+    this.handled = 0;
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  private answer(): void {
+    const frames = this.qp.received();
+    for (const f of frames.slice(this.handled)) {
+      if (f.slid !== this.dut.lid) continue;
+      const to = { dlid: this.dut.lid, dqpn: this.dut.hwaddr.qpn, qkey: this.qkey };
+      const request = arpOf(f.payload);
+      if (request && request.op === ARP_OP_REQUEST && request.tpa === this.ip) {
+        this.qp.send({ ...to, dqpn: request.sha.qpn }, arpFrame({ op: ARP_OP_REPLY, sha: probeHwAddr(this.t, this.qp), spa: this.ip, tha: request.sha, tpa: request.spa }));
+        this.answered.arp++;
+        continue;
+      }
+      const echo = echoRequestFor(f.payload, this.ip);
+      if (echo) {
+        this.qp.send(to, echoReplyFrame(echo));
+        this.answered.echo++;
+      }
+    }
+    this.handled = frames.length;
+  }
+}
 
 describe('RFC 4391 §9.2: ARP over IPoIB @arp', function () {
   conformance(
@@ -211,11 +312,91 @@ describe('RFC 4391 §9.2: ARP over IPoIB @arp', function () {
     {
       covers: ['RFC4391-9.4-b'],
       title: 'revalidates a neighbour entry whose QPN changed without a gratuitous ARP',
-      tags: ['arp'],
-      requires: ['probe', 'ipv4'],
+      tags: ['arp', 'icmp'],
+      requires: ['probe', 'wire-capture', 'ipv4'],
+      timeoutMs: REVALIDATION_BOUND_MS + 40_000,
     },
     async (t) => {
-      t.skip('not written yet: revalidation shows only after the neighbour reachable time (about 30 s on Linux, 60 s idle time in the reference stack), beyond the per-case time budget of the certification, and no long-running variant exists yet');
+      if (process.env[LONG_CASES_ENV] !== '1') {
+        t.skip(`a long case: a neighbour is revalidated only after its reachable time (15-45 s on Linux) and the 5 s delay, so this case runs up to ${REVALIDATION_BOUND_MS / 1000} s, beyond the certification's time budget; set ${LONG_CASES_ENV}=1 to run it`);
+      }
+      const dut = await dutOnFabric(t);
+      const bcast = await broadcastRecord(t, dut.pkey);
+      const mgid = broadcastMgid(bcast.pkey);
+      const group = await joinFromProbe(t, mgid, JOIN_STATE_FULL);
+      if (!group) return t.skip(`the probe could not join the broadcast group ${formatGid(mgid)}`);
+      forgetProbeAfter(t);
+      const probeIp = '192.0.2.209';
+      // The probe's host at probeIp: first on oldQp, then on newQp, as a peer that made a new UD QP.
+      const oldQp = await openQp(t, { pkey: dut.pkey, qkey: group.qkey });
+      oldQp.attachMulticast(mgid, group.mlid);
+      let oldAttached = true;
+      t.defer(async () => void (oldAttached && oldQp.detachMulticast(mgid, group.mlid)), `probe QP ${hex6(oldQp.qpn)} detaches`);
+      const host = new ProbeIpHost(t, dut, probeIp, oldQp, group.qkey);
+      t.defer(() => host.stop(), 'the probe host stops answering');
+
+      const { result: run, frames } = await t.capture(
+        async () => {
+          const ping = await t.dut.transport.spawn(['ping', '-n', '-i', String(PING_INTERVAL_S), '-W', '1', '-I', dut.ifname, probeIp]);
+          t.defer(async () => void (await ping.stop()), 'stop the DUT\'s ping');
+          const firstEcho = await frameOrNull(oldQp, (f) => echoRequestFor(f.payload, probeIp) !== null, RESOLVED_WITHIN_MS);
+          // Never resolved: nothing to revalidate (the verdict below says so), no minute to wait.
+          if (!firstEcho) return { firstEcho, before: undefined, after: undefined, movedAtUs: Date.now() * 1000, resumed: null, resumedSeq: null, newQpn: oldQp.qpn, pingOutput: await ping.stop() };
+          // A few answered echoes at the old QPN, then the move.
+          await sleep(SETTLE_BEFORE_MOVE_MS);
+          const before = (await t.dut.adapter.neighbours()).find((n) => n.ip === probeIp);
+          const newQp = await openQp(t, { pkey: dut.pkey, qkey: group.qkey });
+          attachQp(t, newQp, group);
+          host.moveTo(newQp);
+          oldQp.detachMulticast(mgid, group.mlid);
+          oldAttached = false;
+          await oldQp.close();
+          const movedAtUs = Date.now() * 1000;
+          const resumed = await frameOrNull(newQp, (f) => echoRequestFor(f.payload, probeIp) !== null, REVALIDATION_BOUND_MS);
+          // Its reply (the probe host answers within one poll) must reach the DUT's ping.
+          if (resumed) await sleep(REPLY_SETTLE_MS);
+          const after = (await t.dut.adapter.neighbours()).find((n) => n.ip === probeIp);
+          const pingOutput = await ping.stop();
+          const resumedSeq = resumed ? echoRequestFor(resumed.payload, probeIp)?.sequence ?? null : null;
+          return { firstEcho, before, after, movedAtUs, resumed, resumedSeq, newQpn: newQp.qpn, pingOutput };
+        },
+        { nodes: [t.dut.fabricNode] },
+      );
+      host.stop();
+
+      const mine = uniqueFrames(frames.filter((f) => f.slid === dut.lid));
+      const afterMove = mine.filter((f) => f.packet.tsUs >= run.movedAtUs);
+      const atMs = (f: { packet: { tsUs: number } }): number => Math.round((f.packet.tsUs - run.movedAtUs) / 1000);
+      const arpAfterMove = arpFrames(afterMove).filter((x) => x.arp.op === ARP_OP_REQUEST && x.arp.tpa === probeIp);
+      const toOld = afterMove.filter((f) => f.destQpn === oldQp.qpn);
+      const toNew = afterMove.filter((f) => f.destQpn === run.newQpn);
+      const firstToNew = toNew[0];
+      const firstArp = arpAfterMove[0];
+      const pingReplies = [...run.pingOutput.stdout.matchAll(/icmp_seq=(\d+) /g)].map((m) => Number(m[1]));
+      const show = (n: typeof run.before): unknown => (n ? { state: n.state.join(','), hwaddr: n.hwaddr ? formatHwAddr(n.hwaddr) : null } : null);
+      await t.attachJson('timeline (ms after the move)', {
+        probeIp,
+        oldQpn: hex6(oldQp.qpn),
+        newQpn: hex6(run.newQpn),
+        neighbourBeforeMove: show(run.before),
+        neighbourAtEnd: show(run.after),
+        arpRequestsAfterMove: arpAfterMove.map((x) => ({ atMs: atMs(x.frame), to: x.frame.destQpn === MCAST_QPN ? 'broadcast' : hex6(x.frame.destQpn) })),
+        framesToOldQpnAfterMove: { count: toOld.length, lastAtMs: toOld.length > 0 ? atMs(toOld[toOld.length - 1]!) : null },
+        firstFrameToNewQpnAtMs: firstToNew ? atMs(firstToNew) : null,
+        answered: host.answered,
+        firstEchoAtNewQpn: run.resumedSeq,
+        pingReplies: pingReplies.length,
+        pingLastLines: run.pingOutput.stdout.trim().split('\n').slice(-3),
+      });
+      await t.parameter('re-resolution after the move (ms)', firstToNew ? atMs(firstToNew) : `none within ${REVALIDATION_BOUND_MS}`);
+
+      expect(run.firstEcho, `an echo request from the DUT's ping of ${probeIp} at the probe's first QP (resolved by ARP)`).to.not.equal(null);
+      expect(firstArp, `an ARP request from the DUT for ${probeIp} after its QPN changed (unicast to ${hex6(oldQp.qpn)} or broadcast)`).to.not.equal(undefined);
+      expect(firstToNew, `a frame from the DUT to the new QPN ${hex6(run.newQpn)} within ${REVALIDATION_BOUND_MS} ms of the move`).to.not.equal(undefined);
+      expect(run.resumed, `an echo request for ${probeIp} at the new QPN`).to.not.equal(null);
+      expect(pingReplies, `the DUT's ping got the reply to icmp_seq=${run.resumedSeq}, its first echo at the new QPN (traffic resumed)`).to.include(run.resumedSeq);
+      expect(atMs(firstArp!.frame), 'the DUT asked (ARP) before sending to the new QPN, which only an answer could tell it').to.be.at.most(atMs(firstToNew!));
+      expect(atMs(firstToNew!), `re-resolution time after the move (bound from the Linux timers: reachable ≤ 45 s + delay 5 s + 3 probes of 1 s + broadcast)`).to.be.at.most(REVALIDATION_BOUND_MS);
     },
   );
 });

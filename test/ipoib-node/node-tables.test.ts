@@ -210,9 +210,14 @@ describe('FastPathTables: the fast path\'s sends keep control-plane entries from
       ];
 
       // Three minutes of fast-path traffic: the node's poll reports it every FAST_PATH_USE_POLL_MS.
+      // The peer is alive: it answers the unicast ARP requests that revalidate its entry.
+      let seen = port.sent.length;
       const report = (): void => {
         const used = tables.takeUsed();
         iface.noteFastPathUse(used.neighbours, used.mgids);
+        const probed = port.sent.slice(seen).some((s) => s.to.dqpn === PEER.qpn && s.payload.readUInt16BE(0) === ETH_P_ARP);
+        seen = port.sent.length;
+        if (probed) qp.deliver([{ qpn: qp.qpn, srcQpn: PEER.qpn, slid: 3, sl: 0, pkey: 0xffff, qkey: IPOIB_DEFAULT_QKEY, payload: reply }]);
       };
       for (let ms = 0; ms < 3 * 60_000; ms += FAST_PATH_USE_POLL_MS) {
         plane.used = { neighbours: ['10.0.0.2'], groups: ['239.5.5.5'] };

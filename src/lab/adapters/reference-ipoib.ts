@@ -105,7 +105,7 @@ const answers = {
   neigh: z.object({
     kind: z.literal('neigh'),
     ifname: z.string(),
-    neighbours: z.array(z.object({ ip: z.string().min(1), state: z.enum(['incomplete', 'reachable']), lladdr: z.string().nullable() })),
+    neighbours: z.array(z.object({ ip: z.string().min(1), state: z.enum(['incomplete', 'reachable', 'stale', 'delay', 'probe']), lladdr: z.string().nullable() })),
   }),
   neighFlushed: z.object({ kind: z.literal('neigh-flushed'), ifname: z.string(), neighbours: u32, paths: u32 }),
   addresses: z.object({ kind: z.literal('addresses'), ifname: z.string(), ipv4: z.array(z.string()), ipv6: z.array(z.string()) }),

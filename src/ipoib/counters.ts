@@ -74,8 +74,10 @@ export const EXTRA_STAT_NAMES = [
   'cm_tx_requests',
   'cm_tx_connections',
   'cm_tx_failures',
-  /** REPs refused with a REJ (receive MTU of 4 or less). */
+  /** REPs refused with a REJ (a receive MTU too small for a minimum-size IPv6 packet). */
   'cm_tx_reply_refused',
+  /** Our REQs the larger side of a crossing rejected (RFC 4755 §3.3), asked again at once. */
+  'cm_tx_crossing_retries',
   /** Frames dropped while their connection was being made (beyond the 3 that wait, or when it failed). */
   'cm_tx_queue_dropped',
   /** Sending connections ended (flush, mode change, peer DREQ, error), and those ended by an error. */
@@ -84,6 +86,8 @@ export const EXTRA_STAT_NAMES = [
   /** Receiving side: connections accepted, REQs refused with REJ 1 (no QP) at the cap, connections ended, idle ones reaped. */
   'cm_rx_connections',
   'cm_rx_rejected_no_qp',
+  /** Crossing REQs refused with REJ 28 because our address is the larger (RFC 4755 §3.3). */
+  'cm_rx_rejected_crossing',
   'cm_rx_disconnects',
   'cm_rx_reaped',
   /** PMTU emulation: ICMP "fragmentation needed" / "packet too big" delivered to the host, and those the rate limit held back. */

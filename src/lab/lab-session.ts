@@ -23,6 +23,7 @@ export const LAB_CAPABILITIES = {
   'ipv4': 'the DUT and the peer have IPv4 addresses on their interfaces',
   'ipv6': 'the DUT and the peer have IPv6 addresses on their interfaces',
   'reference-dut': 'the DUT runs the reference stack (control surface through ipoibctl)',
+  'connected-mode': 'the DUT offers connected mode (RFC 4755): the RC flag 0x80 in its interface\'s link-layer address',
   'kernel-dut': 'the DUT runs Linux ib_ipoib',
 } as const;
 export type LabCapability = keyof typeof LAB_CAPABILITIES;

@@ -2,13 +2,18 @@
  * The probe: a tester endpoint on the fabric, beside the DUT and its peer, that sends whatever
  * frame a test asks for (any DLID/DQPN/DGID, Q_Key, P_Key index, with or without a GRH, raw
  * payload octets), records everything that reaches its QPs, joins and leaves multicast groups
- * with any JoinState, and sends raw MADs (SA, CM) on QP1.
+ * with any JoinState, sends raw MADs (SA, CM) on QP1, and makes and accepts RC connections
+ * through the CM (a connected-mode partner for RFC 4755 cases).
  *
  * The probe never judges what it sees; it records. On the sim fabric it is a SimHcaPort of its
  * own (src/lab/probes/sim-probe.ts); on verbs hosts it will be a UD QP on the peer node.
  */
+import type { RcAcceptFn, RcConnectOptions, RcListener, RcQp } from '../fabric/hca.js';
 import type { McMemberRecord } from '../wire/mcmember-record.js';
 import type { PathRecord } from '../wire/path-record.js';
+
+/** The RC side of the probe speaks the fabric API's own types. */
+export type { RcAcceptDecision, RcAcceptFn, RcConnectOptions, RcConnectRequest, RcListener, RcQp } from '../fabric/hca.js';
 
 /** Where a probe frame goes. */
 export interface ProbeDestination {
@@ -98,6 +103,19 @@ export interface Probe {
   mads(): readonly ProbeMad[];
   waitForMad(match: (m: ProbeMad) => boolean, timeoutMs: number): Promise<ProbeMad>;
   clearMads(): void;
+
+  /**
+   * Answers REQs for `serviceId` through the probe port's CM (`accept` decides each: REP with
+   * any private data, or REJ with any reason); the caller registers the listener's `close`.
+   * REQs for Service IDs nobody listens on get the CM's REJ "invalid Service ID".
+   */
+  listenRc(serviceId: bigint, accept: RcAcceptFn): RcListener;
+  /**
+   * Sends a REQ for `serviceId` (any value, any private data) and resolves with the RC QP once
+   * the REP came and the RTU left; rejects with RcRejectedError (a REJ), RcConnectTimeoutError
+   * or RcConnectError. The caller registers the QP's `close` (a DREQ).
+   */
+  connectRc(o: RcConnectOptions): Promise<RcQp>;
 
   close(): Promise<void>;
 }

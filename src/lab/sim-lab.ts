@@ -11,6 +11,7 @@ import { LabError } from '../errors.js';
 import { FabricClient } from '../fabric/sim/fabric-client.js';
 import { fabricPaths } from '../fabric/sim/run-dir.js';
 import { runTool } from '../util/run-tool.js';
+import { hasRc } from '../wire/ipoib-hwaddr.js';
 import { ReferenceIpoibAdapter } from './adapters/reference-ipoib.js';
 import { FabricTapCapturer } from './captures/fabric-tap.js';
 import type { LabFile, LabNode } from './lab-file.js';
@@ -118,6 +119,9 @@ export async function openSimLab(o: OpenSimLabOptions): Promise<LabSession> {
     if (o.lab.partitions.some((p) => p.pkey.toLowerCase() !== '0xffff')) caps.add('partitions');
     if (dut.ipv4 && peer.ipv4) caps.add('ipv4');
     if (dut.ipv6 && peer.ipv6) caps.add('ipv6');
+    if (hasRc((await dut.adapter.link()).hwaddr)) caps.add('connected-mode');
+    // That read is the lab's, not the first case's: keep it out of the case's transcript.
+    if (dut.transport instanceof RecordingTransport) dut.transport.drain();
     const kernel = (await runTool('uname', ['-sr'], { timeoutMs: 5_000 })).stdout.trim();
     const openedProbe = probe;
     return {

@@ -187,23 +187,25 @@ export interface EchoInit {
   sequence: number;
   /** Default: a short text. */
   data?: Buffer;
+  /** An echo reply instead of a request (a probe that answers the DUT's pings). */
+  reply?: boolean;
 }
 
 const ECHO_DATA = Buffer.from('ipoib-lab echo');
 
-/** An IPv4 packet holding an ICMP echo request (its IP identification is the sequence number). */
+/** An IPv4 packet holding an ICMP echo request or reply (its IP identification is the sequence number). */
 export function echo4Packet(e: EchoInit): Buffer {
-  const icmp = encodeToBuffer(icmpv4Message, withIcmpChecksum({ type: ICMP_ECHO_REQUEST, code: 0, checksum: 0, identifier: e.identifier, sequence: e.sequence, data: e.data ?? ECHO_DATA }));
+  const icmp = encodeToBuffer(icmpv4Message, withIcmpChecksum({ type: e.reply ? ICMP_ECHO_REPLY : ICMP_ECHO_REQUEST, code: 0, checksum: 0, identifier: e.identifier, sequence: e.sequence, data: e.data ?? ECHO_DATA }));
   return encodeToBuffer(ipv4Packet, makeIpv4Packet({ src: e.src, dst: e.dst, protocol: IPPROTO_ICMP, identification: e.sequence, payload: icmp }));
 }
 
-/** An IPv6 packet holding an ICMPv6 echo request. */
+/** An IPv6 packet holding an ICMPv6 echo request or reply. */
 export function echo6Packet(e: EchoInit): Buffer {
   const src = parseIpv6(e.src);
   const dst = parseIpv6(e.dst);
   const icmp = encodeToBuffer(
     icmpv6Message,
-    withIcmpChecksum({ type: ICMPV6_ECHO_REQUEST, code: 0, checksum: 0, identifier: e.identifier, sequence: e.sequence, data: e.data ?? ECHO_DATA }, { src, dst }),
+    withIcmpChecksum({ type: e.reply ? ICMPV6_ECHO_REPLY : ICMPV6_ECHO_REQUEST, code: 0, checksum: 0, identifier: e.identifier, sequence: e.sequence, data: e.data ?? ECHO_DATA }, { src, dst }),
   );
   return encodeToBuffer(ipv6Packet, makeIpv6Packet({ src, dst, nextHeader: IPPROTO_ICMPV6, payload: icmp }));
 }
@@ -224,6 +226,15 @@ export interface EchoReply {
 
 /** The echo reply (either family, unfragmented) in a payload; null for anything else. */
 export function echoReplyOf(payload: Buffer): EchoReply | null {
+  return echoOf(payload, ICMP_ECHO_REPLY, ICMPV6_ECHO_REPLY);
+}
+
+/** The echo request (either family, unfragmented) in a payload; null for anything else. */
+export function echoRequestOf(payload: Buffer): EchoReply | null {
+  return echoOf(payload, ICMP_ECHO_REQUEST, ICMPV6_ECHO_REQUEST);
+}
+
+function echoOf(payload: Buffer, v4Type: number, v6Type: number): EchoReply | null {
   if (payload.length < IPOIB_HEADER_LEN) return null;
   const type = payload.readUInt16BE(0);
   return orNull((): EchoReply | null => {
@@ -231,13 +242,13 @@ export function echoReplyOf(payload: Buffer): EchoReply | null {
       const p = ipv4Packet.decode(payload, IPOIB_HEADER_LEN).value;
       if (p.header.protocol !== IPPROTO_ICMP || p.header.fragmentOffset !== 0) return null;
       const m = icmpv4Message.decode(p.payload, 0).value;
-      return m.type === ICMP_ECHO_REPLY ? { family: 4, src: p.header.src, dst: p.header.dst, identifier: m.identifier, sequence: m.sequence, data: m.data } : null;
+      return m.type === v4Type && 'identifier' in m ? { family: 4, src: p.header.src, dst: p.header.dst, identifier: m.identifier, sequence: m.sequence, data: m.data } : null;
     }
     if (type === ETH_P_IPV6) {
       const p = ipv6Packet.decode(payload, IPOIB_HEADER_LEN).value;
       if (p.header.nextHeader !== IPPROTO_ICMPV6) return null;
       const m = icmpv6Message.decode(p.payload, 0).value;
-      return m.type === ICMPV6_ECHO_REPLY ? { family: 6, src: formatIpv6(p.header.src), dst: formatIpv6(p.header.dst), identifier: m.identifier, sequence: m.sequence, data: m.data } : null;
+      return m.type === v6Type && 'identifier' in m ? { family: 6, src: formatIpv6(p.header.src), dst: formatIpv6(p.header.dst), identifier: m.identifier, sequence: m.sequence, data: m.data } : null;
     }
     return null;
   });

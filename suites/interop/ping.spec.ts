@@ -3,7 +3,8 @@
  * of both ends flushed first (so each size also exercises address resolution), the node's own
  * ping reaches the other end at 511, 1025, 2044, 8192, 32768 and 65492 octets of ICMP payload,
  * over IPv4 and IPv6, DUT to peer and peer to DUT. Sizes above the link MTU travel as IP
- * fragments, each an IPoIB UD message.
+ * fragments, each an IPoIB UD message (in connected mode an RC message on the connection, and
+ * the link MTU is the connected-mode one, 65520 on Linux, so every size is one packet).
  */
 import { expect } from 'chai';
 import type { IpoibMode } from '../../src/lab/adapters/dut.js';
@@ -44,22 +45,25 @@ function addressOf(node: LabNodeHandle, family: Family): string | null {
   return family === 'IPv4' ? node.ipv4 : node.ipv6;
 }
 
-/** The smaller of the two ends' interface MTUs, asked once per lab session. */
-function mtuOfLink(t: Case): Promise<number> {
-  return oncePerLab(t, 'interop/link-mtu', async () => Math.min(...(await Promise.all([t.dut.adapter.mtu(), t.peer.adapter.mtu()]))));
+/** The smaller of the two ends' interface MTUs in `mode` (a mode switch sets the MTU), asked once per lab session and mode. */
+function mtuOfLink(t: Case, mode: IpoibMode): Promise<number> {
+  return oncePerLab(t, `interop/link-mtu/${mode}`, async () => Math.min(...(await Promise.all([t.dut.adapter.mtu(), t.peer.adapter.mtu()]))));
 }
 
 function pingCase(mode: IpoibMode, family: Family, direction: Direction, size: number): void {
   const ipTag = family === 'IPv4' ? ('ip' as const) : ('ipv6' as const);
   conformance(
     {
-      covers:
-        family === 'IPv4'
+      covers: [
+        ...(family === 'IPv4'
           ? ['RFC4391-1-a', 'RFC4391-2-b', 'RFC4391-6-a', 'RFC4391-7-c', 'RFC4391-9.2-a', 'RFC4391-9.1.1-f']
-          : ['RFC4391-1-a', 'RFC4391-2-b', 'RFC4391-6-a', 'RFC4391-7-c', 'RFC4391-9.3-a', 'RFC4391-9.1.1-f'],
+          : ['RFC4391-1-a', 'RFC4391-2-b', 'RFC4391-6-a', 'RFC4391-7-c', 'RFC4391-9.3-a', 'RFC4391-9.1.1-f']),
+        // RFC 4755 §2: resolution and encapsulation are RFC 4391's in connected mode too.
+        ...(mode === 'connected' ? ['RFC4755-2-d'] : []),
+      ],
       title: `${mode} mode: ${family} ping with ${size} octets of payload, ${direction}, after a neighbour flush on both ends`,
       tags: ['interop', ipTag, 'mtu', 'icmp', ...(family === 'IPv4' ? (['arp'] as const) : (['nd'] as const))],
-      requires: [family === 'IPv4' ? 'ipv4' : 'ipv6'],
+      requires: [family === 'IPv4' ? 'ipv4' : 'ipv6', ...(mode === 'connected' ? (['connected-mode'] as const) : [])],
     },
     async (t) => {
       await t.parameter('mode', mode);
@@ -70,7 +74,7 @@ function pingCase(mode: IpoibMode, family: Family, direction: Direction, size: n
       const [from, to] = direction === 'DUT to peer' ? [t.dut, t.peer] : [t.peer, t.dut];
       const target = addressOf(to, family);
       if (target === null) return t.skip(`the lab file gives ${to.node.name} no ${family} address`);
-      const mtu = await mtuOfLink(t);
+      const mtu = await mtuOfLink(t, mode);
       await t.step('flush the neighbour tables of both ends', async () => {
         const undos = await Promise.all([t.dut.adapter.flushNeighbours(), t.peer.adapter.flushNeighbours()]);
         for (const u of undos) t.defer(u, 'neighbour flush (nothing to put back)');

@@ -30,10 +30,13 @@ function transferCase(mode: IpoibMode, family: Family, direction: Direction): vo
   const port = nextPort++;
   conformance(
     {
-      covers: family === 'IPv4' ? ['RFC4391-1-a', 'RFC4391-2-b', 'RFC4391-6-a', 'RFC4391-7-e'] : ['RFC4391-1-a', 'RFC4391-2-b', 'RFC4391-6-a', 'RFC4391-7-e', 'RFC4391-9.3-a'],
+      covers: [
+        ...(family === 'IPv4' ? ['RFC4391-1-a', 'RFC4391-2-b', 'RFC4391-6-a', 'RFC4391-7-e'] : ['RFC4391-1-a', 'RFC4391-2-b', 'RFC4391-6-a', 'RFC4391-7-e', 'RFC4391-9.3-a']),
+        ...(mode === 'connected' ? ['RFC4755-2-d'] : []),
+      ],
       title: `${mode} mode: a 64 MiB file sent ${direction} over TCP on ${family} arrives with the same SHA-256`,
       tags: ['interop', family === 'IPv4' ? 'ip' : 'ipv6'],
-      requires: [family === 'IPv4' ? 'ipv4' : 'ipv6'],
+      requires: [family === 'IPv4' ? 'ipv4' : 'ipv6', ...(mode === 'connected' ? (['connected-mode'] as const) : [])],
       timeoutMs: 90_000,
     },
     async (t) => {

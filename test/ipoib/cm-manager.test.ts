@@ -204,7 +204,7 @@ describe('IPoIB-CM connection manager on the simulated fabric @cm @rc @fabric @i
     expect(reqs.map((m) => (m.kind === 'REQ' ? m.body.serviceId : 0n))).to.have.members([0x0100_0000_0000_b2b2n, 0x1000_0000_0000_b2b2n]);
   });
 
-  it('honours a smaller REP MTU (longer frames go to PMTU emulation) and refuses a REP MTU of 4 with REJ 28 @cm @rc @fabric @ipoib-stack @mtu', async function () {
+  it('honours a smaller REP MTU (longer frames go to PMTU emulation) and refuses a REP MTU of 4 or 1024 (below the IPv6 minimum) with REJ 28 @cm @rc @fabric @ipoib-stack @mtu', async function () {
     const [p1, p3] = [await lab.port('node1'), await lab.port('node3')];
     const a = manage(p1, UD_A);
     const small = rawPeer(p3, UD_C, 2048);
@@ -228,6 +228,13 @@ describe('IPoIB-CM connection manager on the simulated fabric @cm @rc @fabric @i
     if (rej?.kind !== 'REJ') throw new Error('no REJ on the tap');
     expect(rej.body).to.include({ messageRejected: CM_REJ_MSG_REP, reason: CM_REJ_REASONS.consumerDefined });
     expect(ipoibCmPrivateData.decode(rej.body.privateData, 0).value.qpn, 'the REJ names our UD QPN').to.equal(UD_A);
+
+    // 1024 cannot carry a minimum-size IPv6 packet (1280 + 4): refused too (RFC 4755 §5).
+    rawPeer(p3, UD_C + 2, 1024);
+    a.cm.send(hwOf(p3, UD_C + 2), path, fits);
+    await until('the 1024 REP refused', () => a.counters.get('cm_tx_failures') === 2);
+    expect(a.counters.get('cm_tx_reply_refused')).to.equal(2);
+    expect(a.cm.txView(hwOf(p3, UD_C + 2)), 'forgotten').to.equal(undefined);
   });
 
   it('refuses the REQ beyond maxPassive with REJ 1 (no QP) naming its UD QPN, and takes one again when a slot frees @cm @rc @fabric @ipoib-stack', async function () {
@@ -306,8 +313,12 @@ describe('IPoIB-CM connection manager on the simulated fabric @cm @rc @fabric @i
     expect([a.got.length, b.got.length], 'no duplicates').to.deep.equal([20, 20]);
     for (const m of [a, b]) {
       expect(m.cm.connections().map((c) => `${c.direction}/${c.state}`).sort()).to.deep.equal(['rx/connected', 'tx/connected']);
-      expect(m.counters.get('cm_tx_requests')).to.equal(1);
+      // A crossing (RFC 4755 §3.3) makes the smaller side ask twice: the larger rejects its first REQ.
+      expect(m.counters.get('cm_tx_requests') - m.counters.get('cm_tx_crossing_retries'), 'one connection asked for').to.equal(1);
     }
+    const crossings = a.counters.get('cm_rx_rejected_crossing') + b.counters.get('cm_rx_rejected_crossing');
+    const retries = a.counters.get('cm_tx_crossing_retries') + b.counters.get('cm_tx_crossing_retries');
+    expect(retries, 'every crossing REJ was asked again, none lost a frame').to.equal(crossings);
   });
 
   it('ends a connection its data path saw fail, with a DREQ, and stops listening on stop() @cm @rc @fabric @ipoib-stack', async function () {

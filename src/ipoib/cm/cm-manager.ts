@@ -23,17 +23,27 @@
  * the next frame to that peer tries again; there is no fallback to UD for a peer that
  * advertises RC, as in Linux.
  *
- * Two peers connecting to each other at the same time make two connections, one each way,
- * which is what one-way connections want: nothing to resolve (RFC 4755 §3.3's crossing rule
- * is for two-way connections; Linux does not apply it either).
+ * Crossing REQs (RFC 4755 §3.3): a REQ from a peer to which our own REQ is still pending is
+ * settled by comparing the two link-layer addresses with the flags octet zeroed (QPN, then
+ * GID, octet by octet): the larger side rejects with REJ 28 (its UD QPN in the private data),
+ * the smaller accepts. Linux skips the rule (its connections are one-way, so two crossing
+ * REQs simply make one connection each way); we apply it because the RFC makes it a MUST. The
+ * smaller side, whose own REQ the peer then rejects, asks again shortly (up to 3 times, when a
+ * REJ 28 comes from a peer with the larger address) and keeps the frames that were waiting, so
+ * the rule costs no packets.
+ *
+ * A REP whose receive MTU cannot carry a minimum-size IPv6 packet (1280 + 4 octets; RFC 4755
+ * §5: the link has to support the protocols' minimum MTU) is refused like one of 4 octets:
+ * REJ 28, the connection forgotten; Linux keeps such a connection and IPv6 to that peer then
+ * goes nowhere.
  *
  * REJs this side sends carry {own UD QPN, receive MTU} as private data (RFC 4755 §3.2 asks
  * for the UD QPN in every CM message of the setup; Linux sends its REJs without).
  */
-import { IpoibControlError } from '../../errors.js';
+import { IpoibControlError, RcRejectedError } from '../../errors.js';
 import type { HcaPort, RcAcceptDecision, RcConnectRequest, RcListener, RcQp } from '../../fabric/hca.js';
 import { CM_REJ_REASONS, ipoibCmPrivateData, ipoibCmPrivateDataField, ipoibCmServiceId } from '../../wire/cm.js';
-import { IPOIB_CM_MAX_MESSAGE_BYTES, IPOIB_CM_PRIVATE_DATA_LEN, IPOIB_HEADER_LEN, QPN_MASK } from '../../wire/constants.js';
+import { IPOIB_CM_MAX_MESSAGE_BYTES, IPOIB_CM_PRIVATE_DATA_LEN, IPOIB_HEADER_LEN, IPV6_MIN_MTU, QPN_MASK } from '../../wire/constants.js';
 import { formatHwAddr, type IpoibHwAddr } from '../../wire/ipoib-hwaddr.js';
 import { formatGid } from '../../wire/mgid.js';
 import type { PathRecord } from '../../wire/path-record.js';
@@ -56,6 +66,9 @@ const PENDING_ACCEPT_MS = 10_000;
 const CM_RETRY_COUNT = 0;
 const CM_RNR_RETRY = 0;
 const CM_STARTING_PSN = 0;
+/** After the larger side of a crossing rejected our REQ: ask again after 50, 100, 150 ms. */
+const CROSSING_RETRY_MS = 50;
+const CROSSING_RETRIES = 3;
 
 /** Seeded defect cm-private-data-qpn-off: the UD QPN the private data names instead of ours. */
 const qpnOff = (qpn: number): number => (qpn + 1) & QPN_MASK;
@@ -118,6 +131,8 @@ interface TxConnection {
   readonly since: number;
   readonly unsubscribe: Array<() => void>;
   ended: boolean;
+  /** REQs asked again after the larger side of a crossing rejected ours (§3.3). */
+  crossingRetries?: number;
 }
 
 interface RxConnection {
@@ -343,6 +358,16 @@ export class IpoibCm {
       });
     } catch (e) {
       if (tx.ended || generation !== this.generation) return;
+      if (this.retryAfterCrossing(tx, e, udQpn)) {
+        // The larger side of a crossing rejected us, as §3.3 says it will: ask again once its
+        // own connection is up (a short wait), frames kept.
+        tx.crossingRetries = (tx.crossingRetries ?? 0) + 1;
+        this.env.counters.inc('cm_tx_crossing_retries');
+        this.env.clock.setTimeout(() => {
+          if (!tx.ended && generation === this.generation) void this.connect(tx, path);
+        }, CROSSING_RETRY_MS * tx.crossingRetries);
+        return;
+      }
       this.env.counters.inc('cm_tx_failures');
       this.env.log(`connection to ${formatHwAddr(tx.peer)} (Service ID ${hex(serviceId)}) failed: ${(e as Error).message}`);
       return this.endTx(tx, 'its connection failed', false);
@@ -372,10 +397,13 @@ export class IpoibCm {
     this.env.changed();
   }
 
-  /** The REP's private data: a receive MTU of 4 or less leaves no room for a packet (Linux refuses it with REJ 28). */
+  /**
+   * The REP's private data: a receive MTU that cannot carry a minimum-size IPv6 packet is refused
+   * with REJ 28 (Linux refuses only 4 or less, leaving IPv6 without a path to the peer).
+   */
   private judgeReply(pd: Buffer, udQpn: number): { rejectReason: number; privateData: Buffer } | undefined {
     const mtu = pd.length >= IPOIB_CM_PRIVATE_DATA_LEN ? ipoibCmPrivateData.decode(pd, 0).value.receiveMtu : 0;
-    if (mtu > IPOIB_HEADER_LEN) return undefined;
+    if (mtu >= IPOIB_HEADER_LEN + IPV6_MIN_MTU) return undefined;
     this.env.counters.inc('cm_tx_reply_refused');
     return { rejectReason: CM_REJ_REASONS.consumerDefined, privateData: this.privateData(udQpn) };
   }
@@ -432,6 +460,11 @@ export class IpoibCm {
     const privateData = this.privateData(udQpn);
     // Seeded defect cm-refuse-connections: RC advertised, every REQ refused.
     if (this.env.defects.has('cm-refuse-connections')) return { accept: false, rejectReason: CM_REJ_REASONS.consumerDefined, privateData };
+    if (this.losesCrossing(req, udQpn)) {
+      this.env.counters.inc('cm_rx_rejected_crossing');
+      this.env.log(`refusing a crossing connection from ${formatGid(req.remoteGid)}: our own REQ to it is pending and our address is the larger`);
+      return { accept: false, rejectReason: CM_REJ_REASONS.consumerDefined, privateData };
+    }
     this.expirePending();
     if (this.rx.size + this.pending.length >= this.env.config.maxPassive) {
       this.env.counters.inc('cm_rx_rejected_no_qp');
@@ -440,6 +473,34 @@ export class IpoibCm {
     }
     this.pending.push({ key: remoteKey(req.remoteGid, req.remoteQpn), at: this.env.clock.now() });
     return { accept: true, privateData, maxMessageBytes: IPOIB_CM_MAX_MESSAGE_BYTES };
+  }
+
+  /**
+   * §3.3: true when `req` crosses our own pending REQ to the same peer and our address is the
+   * larger, so we are the side that rejects (the smaller side accepts, and retries its own REQ
+   * when we reject it: retryAfterCrossing).
+   */
+  private losesCrossing(req: RcConnectRequest, udQpn: number): boolean {
+    if (req.privateData.length < IPOIB_CM_PRIVATE_DATA_LEN) return false;
+    const peerQpn = ipoibCmPrivateData.decode(req.privateData, 0).value.qpn & QPN_MASK;
+    let pending: TxConnection | undefined;
+    for (const t of this.tx.values()) {
+      if (t.state === 'connecting' && !t.ended && (t.peer.qpn & QPN_MASK) === peerQpn && t.peer.gid.equals(req.remoteGid)) pending = t;
+    }
+    if (!pending) return false;
+    const ours = comparableAddress(udQpn, this.env.port.attributes().gid);
+    return Buffer.compare(ours, comparableAddress(peerQpn, req.remoteGid)) > 0;
+  }
+
+  /**
+   * A REJ 28 from a peer whose address is larger than ours may be §3.3's answer to a crossing
+   * (whichever of its REJ and its own REQ reaches us first): worth asking again a few times.
+   */
+  private retryAfterCrossing(tx: TxConnection, e: unknown, udQpn: number): boolean {
+    if (!(e instanceof RcRejectedError) || e.reason !== CM_REJ_REASONS.consumerDefined) return false;
+    if ((tx.crossingRetries ?? 0) >= CROSSING_RETRIES) return false;
+    const ours = comparableAddress(udQpn, this.env.port.attributes().gid);
+    return Buffer.compare(ours, comparableAddress(tx.peer.qpn, tx.peer.gid)) < 0;
   }
 
   private accepted(qp: RcQp): void {
@@ -561,4 +622,12 @@ export class IpoibCm {
 /** EINVAL for `mode connected` on an interface that does not offer it (its address has no RC flag). */
 export function connectedModeUnsupported(op: string): IpoibControlError {
   return new IpoibControlError(op, 'EINVAL', 'connected mode is not supported (the address flags octet has no 0x80)');
+}
+
+/** A link-layer address as §3.3 compares it: flags octet zeroed, then the QPN and the GID, big-endian. */
+function comparableAddress(udQpn: number, gid: Buffer): Buffer {
+  const a = Buffer.alloc(4 + gid.length);
+  a.writeUInt32BE(udQpn & QPN_MASK, 0);
+  gid.copy(a, 4);
+  return a;
 }

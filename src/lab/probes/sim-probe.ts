@@ -11,7 +11,7 @@ import { openPortEndpoint } from '../../fabric/sim/endpoint-factory.js';
 import type { PortEndpointFactory } from '../../fabric/sim/provider.js';
 import { SimHcaPort } from '../../fabric/sim/provider.js';
 import { DEFAULT_SM_KEY } from '../../fabric/sim/subnet-manager.js';
-import type { UdCompletion, UdQp } from '../../fabric/hca.js';
+import type { RcAcceptFn, RcConnectOptions, RcListener, RcQp, UdCompletion, UdQp } from '../../fabric/hca.js';
 import { ArgumentError } from '../../errors.js';
 import { PKEY_BASE_MASK, QPN_GSI } from '../../wire/constants.js';
 import type { McMemberRecord } from '../../wire/mcmember-record.js';
@@ -204,7 +204,15 @@ export class SimProbe implements Probe {
     this.madLog.clear();
   }
 
-  /** Closes every QP still open, then the port (its node goes down on the fabric). Idempotent. */
+  listenRc(serviceId: bigint, accept: RcAcceptFn): RcListener {
+    return this.port.listenRc(serviceId, accept);
+  }
+
+  connectRc(o: RcConnectOptions): Promise<RcQp> {
+    return this.port.connectRc(o);
+  }
+
+  /** Closes every QP still open, then the port (which disconnects its RC connections; its node goes down on the fabric). Idempotent. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;

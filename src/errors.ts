@@ -316,6 +316,23 @@ export class DeployVersionMismatchError extends DeployError {
   }
 }
 
+/**
+ * The qemu Soft-RoCE lab (lab/qemu/) could not be built, booted, reached or torn down on this
+ * controller: a lab failure, never a verdict on the DUT. `hint` says what to do.
+ */
+export class QemuLabError extends Error {
+  override readonly name = 'QemuLabError';
+  constructor(
+    readonly problem: string,
+    readonly hint: string,
+    /** The VM concerned, when the problem is one VM's. */
+    readonly vm?: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${vm ? `${vm}: ` : ''}${problem}. ${hint}`, options);
+  }
+}
+
 /** A lab file could not be used; lists every problem found, not just the first. */
 export class LabFileError extends Error {
   override readonly name = 'LabFileError';

@@ -204,7 +204,7 @@ describe('IPoIB-CM connection manager on the simulated fabric @cm @rc @fabric @i
     expect(reqs.map((m) => (m.kind === 'REQ' ? m.body.serviceId : 0n))).to.have.members([0x0100_0000_0000_b2b2n, 0x1000_0000_0000_b2b2n]);
   });
 
-  it('honours a smaller REP MTU (longer frames go to PMTU emulation) and refuses a REP MTU of 4 or 1024 (below the IPv6 minimum) with REJ 28 @cm @rc @fabric @ipoib-stack @mtu', async function () {
+  it('honours a smaller REP MTU (longer frames go to PMTU emulation) and refuses a REP MTU of 4 or 1024 (below the IPv6 minimum) with REJ 28 @cm @rc @fabric @ipoib-stack @mtu @ipv6', async function () {
     const [p1, p3] = [await lab.port('node1'), await lab.port('node3')];
     const a = manage(p1, UD_A);
     const small = rawPeer(p3, UD_C, 2048);
